@@ -1,0 +1,29 @@
+# zcstack top-level targets. See README.md.
+MPY := build/unix/micropython
+PY ?= python3
+NETIF ?= tap
+
+.PHONY: build run test test-unit bench clean
+
+build:
+	tools/build_micropython.sh
+
+$(MPY):
+	tools/build_micropython.sh
+
+run: $(MPY)
+	$(MPY) tools/run.py --netif $(NETIF) $(if $(TAP),--tap $(TAP)) \
+	    $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) \
+	    $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC))
+
+test: build
+	$(PY) -m pytest -q host_tests
+
+test-unit:
+	$(PY) -m pytest -q host_tests/unit
+
+bench: build
+	$(PY) tools/bench/echo_rtt.py
+
+clean:
+	rm -rf build

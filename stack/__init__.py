@@ -1,0 +1,1 @@
+"""zcstack: a zero-copy TCP/IP stack for MicroPython."""
