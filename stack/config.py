@@ -1,0 +1,52 @@
+# Every size, timeout and limit of the stack, with its unit in the name and a
+# one-line reason. `tools/run.py --set NAME=VALUE` overrides any of them
+# (tests shorten timeouts that way); code reads them as `config.NAME` at the
+# time it needs them, so an override made before Stack() takes effect.
+
+# --- pool: per-holder block quotas (the C pool enforces them) ----------------
+POOL_RESERVE_RX_BLOCKS = 16     # blocks only RX refill may take: ping keeps working in a flood
+QUOTA_REASM_BLOCKS = 24         # a fragment flood cannot take more than this
+QUOTA_ARPQ_BLOCKS = 8           # packets parked for ARP, over all destinations
+QUOTA_UDP_BLOCKS = 32           # all UDP receive queues together
+QUOTA_TCP_BLOCKS = 64
+QUOTA_TX_BLOCKS = 48            # headers and copies built for transmission
+QUOTA_APP_BLOCKS = 32
+
+# --- netif / drivers ----------------------------------------------------------
+RX_BUDGET_FRAMES = 32           # frames per poll (NAPI-style): an RX storm cannot starve timers
+TX_REAP_MAX = 32                # completions taken per poll
+TAP_RX_RING = 16
+TAP_TX_RING = 32
+MTU_BYTES = 1500
+GATHER_MAX_ENTRIES = 8          # gather entries per frame handed to a driver
+POLL_IDLE_MAX_MS = 1000         # longest sleep when no timer is due
+
+# --- ARP ----------------------------------------------------------------------
+ARP_CACHE_ENTRIES = 16
+ARP_ENTRY_TTL_MS = 300000       # 5 min, as lwIP's ARP_MAXAGE
+ARP_REQUEST_INTERVAL_MS = 1000  # at most one request per second per destination
+ARP_MAX_REQUESTS = 3            # then give up and free the pending queue
+ARP_QUEUE_PER_DEST = 4          # packets parked per unresolved destination
+
+# --- IPv4 ---------------------------------------------------------------------
+IP_DEFAULT_TTL = 64
+REASM_TIMEOUT_MS = 15000        # RFC 1122 suggests 60-120 s; lwIP uses 15 s
+REASM_MAX_DATAGRAMS = 4         # datagrams under reassembly at once
+REASM_MAX_BYTES = 65535
+
+# --- ICMP ---------------------------------------------------------------------
+ICMP_ERR_RATE_PER_S = 10        # token bucket for ICMP errors (RFC 1812 4.3.2.8 spirit)
+ICMP_ERR_BURST = 10
+ICMP_ERR_QUOTE_MAX_BYTES = 548  # header + as much as fits in 576 (RFC 1812)
+
+# --- UDP ----------------------------------------------------------------------
+UDP_QUEUE_DATAGRAMS = 8         # per socket receive queue
+UDP_ECHO_PORT = 7
+
+
+def override(name, value):
+    """Set one tunable by name (for tools/run.py --set); unknown names are errors."""
+    g = globals()
+    if name not in g or not name.isupper():
+        raise KeyError("unknown setting: " + name)
+    g[name] = type(g[name])(value)

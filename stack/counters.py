@@ -1,0 +1,89 @@
+# Named drop and event counters: one flat namespace, one JSON object.
+# Every drop the stack makes moves exactly one of these. The schema (names and
+# meanings) is this table; docs/counters.md is generated from it and a test
+# keeps the two in step. Values are plain ints in one dict, so a hot-path
+# increment is a dict update (no allocation).
+
+SCHEMA = (
+    # Ethernet
+    ("eth_rx", "frames taken from the driver"),
+    ("eth_truncated", "drop: frame shorter than the Ethernet header"),
+    ("eth_other_dst", "drop: destination MAC is neither ours, broadcast nor multicast"),
+    ("eth_unknown_type", "drop: EtherType we do not handle"),
+    ("eth_own_src", "drop: frame with our own MAC as source (loop)"),
+    # ARP
+    ("arp_truncated", "drop: ARP packet shorter than 28 bytes"),
+    ("arp_bad_format", "drop: hardware/protocol type or address lengths not Ethernet/IPv4"),
+    ("arp_bad_op", "drop: ARP operation neither request nor reply"),
+    ("arp_bad_sender", "drop: sender address martian, ours or broadcast"),
+    ("arp_not_for_us", "ARP request for another target (sender not cached)"),
+    ("arp_unsolicited", "drop: reply we did not ask for (no cache entry made)"),
+    ("arp_request_rx", "ARP requests for our address"),
+    ("arp_reply_rx", "ARP replies that resolved a pending entry or refreshed one"),
+    ("arp_request_tx", "ARP requests sent (at most one per second per destination)"),
+    ("arp_reply_tx", "ARP replies sent"),
+    ("arp_gratuitous_tx", "gratuitous ARP announcements sent"),
+    ("arp_queue_full", "drop: per-destination pending queue full"),
+    ("arp_gave_up", "drop: a pending packet freed when resolution gave up"),
+    ("arp_cache_full", "drop: no cache slot could be had for a new destination"),
+    ("arp_expired", "cache entries aged out"),
+    # IPv4
+    ("ipv4_rx", "IPv4 datagrams delivered up (after reassembly)"),
+    ("ipv4_truncated", "drop: shorter than a minimal IPv4 header"),
+    ("ipv4_bad_version", "drop: version field is not 4"),
+    ("ipv4_bad_ihl", "drop: IHL below 5 or beyond the packet"),
+    ("ipv4_bad_length", "drop: total length below the header or beyond the frame"),
+    ("ipv4_bad_checksum", "drop: header checksum wrong"),
+    ("ipv4_bad_options", "drop: option with zero, one-byte or overlong length"),
+    ("ipv4_martian_src", "drop: source is 0/8 (but 0.0.0.0), 127/8, class D/E, broadcast or ours"),
+    ("ipv4_martian_dst", "drop: destination is 0/8, 127/8 or class E"),
+    ("ipv4_not_for_us", "drop: unicast to another host (a host never forwards)"),
+    ("ipv4_unknown_proto", "drop: protocol we do not speak (protocol unreachable sent for unicast)"),
+    ("ipv4_tx", "IPv4 datagrams sent"),
+    ("ipv4_frag_tx", "fragments sent"),
+    ("ipv4_tx_no_buffer", "drop: no block for an outgoing header or fragment"),
+    ("ipv4_tx_too_big", "drop: datagram over 65535 bytes or DF set above MTU"),
+    ("ipv4_no_route", "drop: destination not on-link and no gateway"),
+    # Reassembly
+    ("reasm_ok", "datagrams reassembled"),
+    ("reasm_fragments", "fragments taken into reassembly"),
+    ("reasm_overlap", "drop: overlap with different data discarded the whole datagram"),
+    ("reasm_duplicate", "drop: fragment that repeats bytes already held, identically"),
+    ("reasm_too_big", "drop: fragment reaching past 65535 bytes"),
+    ("reasm_bad_length", "drop: non-last fragment whose length is not a multiple of 8, or data past the end"),
+    ("reasm_no_buffer", "drop: reassembly block quota or pool exhausted"),
+    ("reasm_too_many", "drop: too many datagrams in reassembly at once"),
+    ("reasm_timeout", "datagrams discarded when the reassembly timer ran out"),
+    # ICMP
+    ("icmp_truncated", "drop: ICMP message shorter than its header"),
+    ("icmp_bad_checksum", "drop: ICMP checksum wrong"),
+    ("icmp_echo_rx", "echo requests received"),
+    ("icmp_echo_tx", "echo replies sent"),
+    ("icmp_echo_bcast", "drop: echo request to broadcast or multicast (not answered)"),
+    ("icmp_error_rx", "ICMP errors received"),
+    ("icmp_unreach_tx", "destination unreachable sent"),
+    ("icmp_err_suppressed", "ICMP error not sent: about broadcast/multicast, non-initial fragment or an ICMP error"),
+    ("icmp_rate_limited", "ICMP error not sent: rate limit"),
+    ("icmp_other", "drop: ICMP type we do not act on"),
+    # UDP
+    ("udp_rx", "UDP datagrams delivered to a socket"),
+    ("udp_truncated", "drop: shorter than the UDP header"),
+    ("udp_bad_length", "drop: UDP length disagrees with the IP payload"),
+    ("udp_bad_checksum", "drop: UDP checksum wrong"),
+    ("udp_no_port", "drop: no socket on the port (port unreachable sent for unicast)"),
+    ("udp_queue_full", "drop: socket receive queue at its quota"),
+    ("udp_tx", "UDP datagrams sent"),
+    # Netif / TX
+    ("tx_ring_full", "drop: driver TX ring full (ENOBUFS) for a datagram with no retry"),
+    ("rx_budget_exhausted", "polls that stopped at the RX budget with frames left"),
+)
+
+NAMES = tuple(n for n, _ in SCHEMA)
+
+
+def new():
+    """A fresh counter dict with every name at zero."""
+    d = {}
+    for n in NAMES:
+        d[n] = 0
+    return d

@@ -1,0 +1,10 @@
+# The block pool: the C module when the build has it, else its Python twin.
+try:
+    import zcpool as pool
+except ImportError:
+    from . import pool_py as pool
+
+
+def at_baseline():
+    """DESIGN invariant 4: every block is free or posted in an RX ring."""
+    return pool.nfree() + pool.held(pool.H_RXPOST) == pool.NBLOCKS
