@@ -1,0 +1,305 @@
+"""The MicroPython lane as a pytest plugin.
+
+- host_tests/unit/test_*.py (except *_cpy.py) run on CPython as ordinary
+  pytest modules AND on MicroPython: each test function also becomes an item
+  `host_tests/unit/test_x.py::mpy::test_y`.
+- host_tests/mpy/test_*.py are MicroPython-only (CPython never imports them);
+  they run inside a fresh private network namespace (`unshare -n`, lo up,
+  IPv6 off), for tests that need a TAP device.
+
+One MicroPython process per module runs all of its selected tests
+(host_tests/mpy/runner.py) and prints one JSON line per test; each item waits
+for its own line. Every process has a time limit (ZC_MPY_TIMEOUT, default 120 s).
+"""
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOST_TESTS = os.path.join(ROOT, "host_tests")
+UNIT_DIR = os.path.join(HOST_TESTS, "unit")
+MPY_DIR = os.path.join(HOST_TESTS, "mpy")
+RUNNER = os.path.join(MPY_DIR, "runner.py")
+MPY_BIN = os.environ.get("ZC_MICROPYTHON", os.path.join(ROOT, "build", "unix", "micropython"))
+MPY_TIMEOUT_S = float(os.environ.get("ZC_MPY_TIMEOUT", "120"))
+LIST_TIMEOUT_S = 30
+
+# Make `import stack` resolve to the source tree in the CPython lane too.
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+def _is_test_file(path):
+    name = os.path.basename(str(path))
+    return name.startswith("test_") and name.endswith(".py")
+
+
+def _lane_of(path):
+    """'unit' (both lanes), 'mpy' (MicroPython only, in a netns) or None."""
+    path = str(path)
+    d = os.path.dirname(path)
+    if not _is_test_file(path):
+        return None
+    if d == UNIT_DIR and not path.endswith("_cpy.py"):
+        return "unit"
+    if d == MPY_DIR:
+        return "mpy"
+    return None
+
+
+# ---------------------------------------------------------------- collection
+
+def pytest_pycollect_makemodule(module_path, parent):
+    # MicroPython-only modules: never let CPython import them.
+    if _lane_of(module_path) == "mpy":
+        return MpyFile.from_parent(parent, path=module_path)
+    return None
+
+
+def pytest_collect_file(file_path, parent):
+    # Unit modules: CPython collects them as usual; add the MicroPython twin.
+    if _lane_of(file_path) == "unit":
+        return MpyFile.from_parent(parent, path=file_path)
+    return None
+
+
+_DEF_RE = re.compile(r"^def\s+(test_\w+)\s*\(", re.M)
+
+
+def _names_by_regex(path):
+    with open(path) as f:
+        return sorted(set(_DEF_RE.findall(f.read())))
+
+
+def _wrap_cmd(lane, argv):
+    """Run argv directly (unit) or in a fresh private netns (mpy)."""
+    if lane != "mpy":
+        return argv
+    setup = ("ip link set lo up && "
+             "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 && "
+             "exec " + " ".join(shlex.quote(a) for a in argv))
+    # Root makes a plain netns; otherwise a user namespace maps us to root.
+    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-r", "-n"]
+    return unshare + ["sh", "-c", setup]
+
+
+class MpyFile(pytest.File):
+    """One test module as seen by the MicroPython lane."""
+
+    def collect(self):
+        yield MpyGroup.from_parent(self, name="mpy", lane=_lane_of(self.path))
+
+
+class MpyGroup(pytest.Collector):
+    def __init__(self, *, lane, **kw):
+        super().__init__(**kw)
+        self.lane = lane
+
+    def _names(self):
+        path = str(self.path)
+        if os.access(MPY_BIN, os.X_OK):
+            try:
+                r = subprocess.run(_wrap_cmd(self.lane, [MPY_BIN, RUNNER, "--list", path]),
+                                   cwd=ROOT, capture_output=True, text=True,
+                                   timeout=LIST_TIMEOUT_S, stdin=subprocess.DEVNULL)
+                if r.returncode == 0:
+                    for line in r.stdout.splitlines():
+                        if line.startswith("["):
+                            return json.loads(line)
+            except (subprocess.TimeoutExpired, ValueError, OSError):
+                pass
+        # No binary, or the module does not import: list by source; the
+        # items then fail with the real reason when they run.
+        return _names_by_regex(path)
+
+    def collect(self):
+        for name in self._names():
+            yield MpyItem.from_parent(self, name=name)
+
+
+class MpyFailure(Exception):
+    pass
+
+
+class MpyItem(pytest.Item):
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.lane = self.parent.lane
+        # The whole module shares one process; let a slow module outlive the
+        # per-test limit of pytest-timeout (the process has its own limit).
+        self.add_marker(pytest.mark.timeout(MPY_TIMEOUT_S + 30))
+        self.add_marker(pytest.mark.micropython)
+
+    def runtest(self):
+        run = _module_run(self.session, self.parent)
+        rec = run.result(self.name)
+        self._mpy_output = rec.get("output", "")
+        if rec.get("skipped") is not None and rec.get("ok"):
+            pytest.skip(rec["skipped"])
+        if not rec.get("ok"):
+            raise MpyFailure(rec.get("error") or "failed (no detail)")
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, MpyFailure):
+            text = "MicroPython lane: %s::%s\n%s" % (
+                os.path.relpath(str(self.path), ROOT), self.name, excinfo.value.args[0])
+            out = getattr(self, "_mpy_output", "")
+            if out:
+                text += "\n----- output of the test -----\n" + out
+            return text
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, None, "mpy::%s" % self.name
+
+
+# ---------------------------------------------------------------- running
+
+class ModuleRun:
+    """One MicroPython process running the selected tests of one module."""
+
+    def __init__(self, path, lane, names):
+        self.path = path
+        self.lane = lane
+        self.names = names
+        self.results = {}
+        self.cond = threading.Condition()
+        self.finished = False
+        self.fatal = None          # reason every remaining test fails with
+        self.stderr = ""
+        self._pending_output = []
+        self._start()
+
+    def _start(self):
+        if not os.access(MPY_BIN, os.X_OK):
+            self.fatal = ("MicroPython binary %s is missing: run `make build` first "
+                          "(the MicroPython lane is never skipped)." % MPY_BIN)
+            self.finished = True
+            return
+        argv = _wrap_cmd(self.lane, [MPY_BIN, RUNNER, str(self.path)] + list(self.names))
+        self.cmd = " ".join(shlex.quote(a) for a in argv)
+        self.deadline = time.monotonic() + MPY_TIMEOUT_S
+        env = dict(os.environ)
+        env.pop("MICROPYPATH", None)   # the runner sets the path: source tree first
+        self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, errors="replace", env=env,
+                                     start_new_session=True)
+        self._err_chunks = []
+        threading.Thread(target=self._read_err, daemon=True).start()
+        threading.Thread(target=self._read_out, daemon=True).start()
+
+    def _read_err(self):
+        for line in self.proc.stderr:
+            self._err_chunks.append(line)
+
+    def _read_out(self):
+        for line in self.proc.stdout:
+            rec = None
+            if line.startswith("{"):
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    rec = None
+            with self.cond:
+                if isinstance(rec, dict) and "name" in rec and "ok" in rec:
+                    rec["output"] = "".join(self._pending_output)
+                    self._pending_output = []
+                    self.results[rec["name"]] = rec
+                elif isinstance(rec, dict) and "import_error" in rec:
+                    self.fatal = "the module failed to import on MicroPython:\n" + rec["import_error"]
+                elif isinstance(rec, dict) and rec.get("done"):
+                    pass
+                else:
+                    self._pending_output.append(line)
+                self.cond.notify_all()
+        rc = self.proc.wait()
+        with self.cond:
+            self.finished = True
+            self.returncode = rc
+            self.cond.notify_all()
+
+    def _kill(self):
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _stderr_tail(self):
+        return "".join(self._err_chunks)[-4000:]
+
+    def result(self, name):
+        with self.cond:
+            while name not in self.results and not self.finished:
+                left = self.deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self.cond.wait(min(left, 1.0))
+            if name in self.results:
+                return self.results[name]
+            if self.fatal:
+                return {"name": name, "ok": False, "error": self.fatal}
+            pending = "".join(self._pending_output)[-4000:]
+        if not self.finished:
+            self._kill()
+            self.proc.wait(10)
+            why = ("TIMEOUT: the MicroPython process ran past %.0f s (ZC_MPY_TIMEOUT) "
+                   "and was killed before %s reported." % (MPY_TIMEOUT_S, name))
+            with self.cond:
+                self.fatal = why
+                self.finished = True
+        else:
+            rc = self.proc.returncode
+            if rc is not None and rc < 0:
+                how = "died with signal %d" % -rc
+            else:
+                how = "exited with status %s" % rc
+            why = "CRASH: the MicroPython process %s before %s reported." % (how, name)
+        why += "\ncommand: %s" % self.cmd
+        if pending:
+            why += "\n----- stdout since the last result -----\n" + pending
+        tail = self._stderr_tail()
+        if tail:
+            why += "\n----- stderr -----\n" + tail
+        return {"name": name, "ok": False, "error": why}
+
+    def close(self):
+        if getattr(self, "proc", None) is not None and self.proc.poll() is None:
+            self._kill()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+_RUNS_KEY = pytest.StashKey[dict]()
+
+
+def _module_run(session, group):
+    runs = session.stash.setdefault(_RUNS_KEY, {})
+    key = str(group.path)
+    if key not in runs:
+        # Run only the items of this module that survived selection (-k, ids).
+        names = [it.name for it in session.items
+                 if isinstance(it, MpyItem) and it.parent is group]
+        runs[key] = ModuleRun(key, group.lane, names or [])
+    return runs[key]
+
+
+def pytest_sessionfinish(session):
+    for run in session.stash.get(_RUNS_KEY, {}).values():
+        run.close()
+
+
+def pytest_configure(config):
+    if not config.pluginmanager.hasplugin("timeout"):
+        # Without pytest-timeout the marks are inert; keep them warning-free.
+        config.addinivalue_line("markers", "timeout(seconds): per-test time limit (pytest-timeout)")
