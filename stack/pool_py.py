@@ -47,6 +47,8 @@ def ref(i):
     _idx(i)
     if _refcnt[i] == 0:
         raise ValueError("ref of a free block")
+    if _refcnt[i] >= 255:  # the C pool's counts are 8-bit
+        raise ValueError("block refcount saturated")
     _refcnt[i] += 1
     return _refcnt[i]
 

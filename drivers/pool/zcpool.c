@@ -182,6 +182,10 @@ static mp_obj_t zc_py_ref(mp_obj_t idx) {
     if (!zc_live(i)) {
         mp_raise_ValueError(MP_ERROR_TEXT("ref of a free block"));
     }
+    if (zc_refcnt[i] == 255) {
+        // 8-bit counts: a ref not taken must not look taken
+        mp_raise_ValueError(MP_ERROR_TEXT("block refcount saturated"));
+    }
     zcpool_ref(i);
     return MP_OBJ_NEW_SMALL_INT(zc_refcnt[i]);
 }
