@@ -1,0 +1,283 @@
+# The block pool (zcpool in C on MicroPython, stack/pool_py.py on CPython).
+# Runs on both lanes. Every test leaves the pool as it found it.
+import sys
+
+from stack import pool as poolmod
+from stack.pool import pool
+from support import raises
+
+HOLDERS = (pool.H_RXPOST, pool.H_RX, pool.H_REASM, pool.H_ARPQ,
+           pool.H_UDP, pool.H_TCP, pool.H_TX, pool.H_APP)
+
+
+def _baseline():
+    assert poolmod.at_baseline()
+    assert pool.nfree() == pool.NBLOCKS
+
+
+class _Limits:
+    """Saves quotas and the reserve; restore() puts them back."""
+
+    def __init__(self):
+        st = pool.stats()
+        self.quota = list(st["quota"])
+        self.reserve = st["reserve"]
+
+    def restore(self):
+        for h in HOLDERS:
+            pool.set_quota(h, self.quota[h])
+        pool.set_reserve(self.reserve)
+
+
+def _take_all(holder):
+    got = []
+    while True:
+        i = pool.alloc(holder)
+        if i < 0:
+            return got
+        got.append(i)
+
+
+def _free_all(blocks):
+    for i in blocks:
+        assert pool.free(i) == 0
+
+
+def test_constants():
+    assert pool.BLOCK_SIZE == 1600
+    assert pool.FRAME_OFFSET == 2
+    assert pool.NBLOCKS > 16
+    assert len(set(HOLDERS)) == 8 and pool.NHOLDERS == 8
+    _baseline()
+
+
+def test_alloc_ref_free():
+    _baseline()
+    i = pool.alloc(pool.H_APP)
+    assert 0 <= i < pool.NBLOCKS
+    assert pool.refcnt(i) == 1
+    assert pool.holder(i) == pool.H_APP
+    assert pool.held(pool.H_APP) == 1
+    assert pool.nfree() == pool.NBLOCKS - 1
+    assert pool.ref(i) == 2
+    assert pool.refcnt(i) == 2
+    assert pool.free(i) == 1
+    assert pool.nfree() == pool.NBLOCKS - 1
+    assert pool.free(i) == 0
+    assert pool.refcnt(i) == 0
+    assert pool.holder(i) == -1
+    assert pool.held(pool.H_APP) == 0
+    _baseline()
+
+
+def test_alloc_distinct_blocks():
+    a = pool.alloc(pool.H_TX)
+    b = pool.alloc(pool.H_TX)
+    assert a != b
+    pool.free(a)
+    pool.free(b)
+    _baseline()
+
+
+def test_move():
+    i = pool.alloc(pool.H_RX)
+    assert pool.move(i, pool.H_UDP)
+    assert pool.holder(i) == pool.H_UDP
+    assert pool.held(pool.H_RX) == 0 and pool.held(pool.H_UDP) == 1
+    assert pool.move(i, pool.H_UDP)          # to its own holder: no-op
+    assert pool.held(pool.H_UDP) == 1
+    pool.free(i)
+    assert pool.held(pool.H_UDP) == 0
+    assert not pool.move(i, pool.H_TCP)      # a free block cannot be moved
+    _baseline()
+
+
+def test_quota_alloc_and_move():
+    lim = _Limits()
+    try:
+        fail0 = pool.stats()["alloc_fail"][pool.H_ARPQ]
+        pool.set_quota(pool.H_ARPQ, 2)
+        a = pool.alloc(pool.H_ARPQ)
+        b = pool.alloc(pool.H_ARPQ)
+        assert a >= 0 and b >= 0
+        assert pool.alloc(pool.H_ARPQ) == -1
+        assert pool.stats()["alloc_fail"][pool.H_ARPQ] == fail0 + 1
+        c = pool.alloc(pool.H_RX)
+        assert not pool.move(c, pool.H_ARPQ)     # quota holds for move too
+        assert pool.holder(c) == pool.H_RX
+        assert pool.stats()["alloc_fail"][pool.H_ARPQ] == fail0 + 2
+        pool.free(a)
+        assert pool.move(c, pool.H_ARPQ)
+        _free_all((b, c))
+    finally:
+        lim.restore()
+    _baseline()
+
+
+def test_quota_zero():
+    lim = _Limits()
+    try:
+        pool.set_quota(pool.H_APP, 0)
+        assert pool.alloc(pool.H_APP) == -1
+    finally:
+        lim.restore()
+    _baseline()
+
+
+def test_bad_limits_raise():
+    raises(ValueError, pool.set_quota, pool.H_TX, -1)
+    raises(ValueError, pool.set_quota, pool.H_TX, pool.NBLOCKS + 1)
+    raises(ValueError, pool.set_reserve, -1)
+    raises(ValueError, pool.set_quota, 99, 1)
+    raises(ValueError, pool.alloc, 99)
+    raises(ValueError, pool.alloc, -1)
+    raises(ValueError, pool.block, pool.NBLOCKS)
+    raises(ValueError, pool.refcnt, -1)
+    _baseline()
+
+
+def test_rx_reserve():
+    lim = _Limits()
+    try:
+        pool.set_reserve(5)
+        fail0 = pool.stats()["alloc_fail"][pool.H_UDP]
+        got = _take_all(pool.H_UDP)
+        assert len(got) == pool.NBLOCKS - 5          # the reserve is left
+        assert pool.nfree() == 5
+        assert pool.stats()["alloc_fail"][pool.H_UDP] == fail0 + 1
+        for h in (pool.H_REASM, pool.H_ARPQ, pool.H_TCP, pool.H_TX, pool.H_APP):
+            assert pool.alloc(h) == -1
+        # RX (posting and handed-up) may take the reserve down to zero.
+        a = pool.alloc(pool.H_RXPOST)
+        b = pool.alloc(pool.H_RX)
+        assert a >= 0 and b >= 0
+        rest = _take_all(pool.H_RXPOST)
+        assert len(rest) == 3 and pool.nfree() == 0
+        assert pool.alloc(pool.H_RX) == -1
+        assert poolmod.at_baseline() is False       # UDP holds blocks
+        _free_all(got + rest + [a, b])
+    finally:
+        lim.restore()
+    _baseline()
+
+
+def test_exhaustion_counts_alloc_fail():
+    lim = _Limits()
+    try:
+        pool.set_reserve(0)
+        st0 = pool.stats()["alloc_fail"]
+        got = _take_all(pool.H_TX)
+        assert len(got) == pool.NBLOCKS
+        assert pool.nfree() == 0
+        assert pool.alloc(pool.H_RXPOST) == -1
+        assert pool.alloc(pool.H_TX) == -1
+        st = pool.stats()["alloc_fail"]
+        assert st[pool.H_TX] == st0[pool.H_TX] + 2   # _take_all's last try + this one
+        assert st[pool.H_RXPOST] == st0[pool.H_RXPOST] + 1
+        assert len(set(got)) == pool.NBLOCKS
+        _free_all(got)
+    finally:
+        lim.restore()
+    _baseline()
+
+
+def test_double_free_raises_and_counts():
+    i = pool.alloc(pool.H_APP)
+    assert pool.free(i) == 0
+    bad0 = pool.stats()["bad_free"]
+    raises(ValueError, pool.free, i)
+    assert pool.stats()["bad_free"] == bad0 + 1
+    assert pool.nfree() == pool.NBLOCKS           # nothing was double-listed
+    raises(ValueError, pool.ref, i)               # ref of a free block
+    # The free list is intact: all blocks can still be taken exactly once.
+    lim = _Limits()
+    try:
+        pool.set_reserve(0)
+        got = _take_all(pool.H_APP)
+        assert len(got) == pool.NBLOCKS and len(set(got)) == pool.NBLOCKS
+        _free_all(got)
+    finally:
+        lim.restore()
+    _baseline()
+
+
+def test_refcount_limit():
+    # The C pool keeps 8-bit counts: a ref it cannot take must raise, never
+    # return as if it had been taken (the twin keeps the same limit).
+    i = pool.alloc(pool.H_APP)
+    try:
+        n = 1
+        while n < 255:
+            n = pool.ref(i)
+        assert pool.refcnt(i) == 255
+        raises(ValueError, pool.ref, i)
+        assert pool.refcnt(i) == 255
+    finally:
+        while pool.refcnt(i) > 0:
+            pool.free(i)
+    _baseline()
+
+
+def test_block_views():
+    views = pool.blocks()
+    assert len(views) == pool.NBLOCKS
+    i = pool.alloc(pool.H_APP)
+    v = pool.block(i)
+    assert v is views[i]                          # made once, reused
+    assert pool.block(i) is v
+    assert len(v) == pool.BLOCK_SIZE
+    v[0] = 0xA5
+    v[pool.BLOCK_SIZE - 1] = 0x5A
+    v[10:14] = b"\x01\x02\x03\x04"
+    assert views[i][0] == 0xA5 and views[i][pool.BLOCK_SIZE - 1] == 0x5A
+    assert bytes(views[i][10:14]) == b"\x01\x02\x03\x04"
+    # Blocks do not overlap.
+    j = pool.alloc(pool.H_APP)
+    pool.block(j)[0] = 0x11
+    assert pool.block(i)[0] == 0xA5
+    pool.free(i)
+    pool.free(j)
+    _baseline()
+
+
+def test_block_alignment():
+    if sys.implementation.name != "micropython":
+        return                                    # the twin's bytearrays are not placed
+    try:
+        import uctypes
+    except ImportError:
+        return
+    base = uctypes.addressof(pool.block(0))
+    for i in range(pool.NBLOCKS):
+        a = uctypes.addressof(pool.block(i))
+        assert a % 32 == 0, i
+        assert a == base + i * pool.BLOCK_SIZE     # one arena, blocks never move
+    _baseline()
+
+
+def test_stats_shape():
+    st = pool.stats()
+    for k in ("total", "free", "reserve", "held", "quota", "alloc_fail", "bad_free"):
+        assert k in st, k
+    assert st["total"] == pool.NBLOCKS
+    assert st["free"] == pool.nfree()
+    for k in ("held", "quota", "alloc_fail"):
+        assert len(st[k]) == pool.NHOLDERS, k
+    i = pool.alloc(pool.H_TCP)
+    st = pool.stats()
+    assert st["held"][pool.H_TCP] == 1
+    assert st["free"] == pool.NBLOCKS - 1
+    # a snapshot, not a live view
+    pool.free(i)
+    assert st["held"][pool.H_TCP] == 1
+    assert pool.stats()["held"][pool.H_TCP] == 0
+    _baseline()
+
+
+def test_baseline_counts_rx_posted():
+    i = pool.alloc(pool.H_RXPOST)
+    assert poolmod.at_baseline()
+    assert pool.move(i, pool.H_RX)
+    assert not poolmod.at_baseline()
+    pool.free(i)
+    _baseline()
