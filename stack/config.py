@@ -50,3 +50,6 @@ def override(name, value):
     if name not in g or not name.isupper():
         raise KeyError("unknown setting: " + name)
     g[name] = type(g[name])(value)
+
+# --- timers -------------------------------------------------------------------
+TIMER_TICK_MS = 100             # ARP and reassembly timers run at this granularity

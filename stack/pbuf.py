@@ -3,8 +3,9 @@
 # A pbuf is (buf, off, len) plus `next`, `tot` (bytes from here to the end of
 # the chain), a reference count and flags. Kinds, with lwIP's meanings:
 #   POOL  a pool block; the pbuf object for block i is made once at import and
-#         reused (no per-packet allocation); its reference count IS the block's
-#         count in the C pool.
+#         reused (no per-packet allocation). The pbuf object, while referenced,
+#         holds one reference on its block; views and driver TX rings hold
+#         further block references of their own.
 #   RAM   a heap bytearray owned by the pbuf.
 #   ROM   an immutable external buffer (bytes): referenced, never copied.
 #   REF   a mutable external buffer the application promised not to touch until
@@ -36,7 +37,7 @@ class Pbuf:
         self.tot = ln
         self.next = None
         self.blk = blk      # pool block this pbuf holds a reference on, or -1
-        self.ref = 1        # for non-POOL kinds (POOL counts live in the pool)
+        self.ref = 1        # references to this pbuf object (chains, owners)
         self.lo = 0         # lowest offset a pushed header may reach
         self.flags = 0
         self.cookie = 0     # free for the owner (e.g. TX completion tags)
@@ -56,6 +57,7 @@ def _bind(i, off, ln):
     p.len = ln
     p.tot = ln
     p.next = None
+    p.ref = 1
     p.lo = 0
     p.flags = 0
     p.cookie = 0
@@ -125,7 +127,7 @@ def header(p, delta):
     fit the headroom, would pop past the data, or the pbuf may not be written."""
     off = p.off - delta
     if delta > 0:
-        if off < p.lo or p.kind == ROM or (p.kind == POOL and pool.refcnt(p.blk) != 1):
+        if off < p.lo or p.kind == ROM or (p.kind == POOL and not writable(p)):
             return False
     elif -delta > p.len:
         return False
@@ -138,19 +140,16 @@ def header(p, delta):
 def writable(p):
     """True when nobody else can see p's bytes (refcount 1, no TX ring hold)."""
     if p.kind == POOL:
-        return pool.refcnt(p.blk) == 1
+        return p.ref == 1 and pool.refcnt(p.blk) == 1
     return p.kind == RAM and p.ref == 1
 
 
 def pref(p):
-    if p.kind == POOL:
-        pool.ref(p.blk)
-    else:
-        p.ref += 1
+    p.ref += 1
 
 
 def refcount(p):
-    return pool.refcnt(p.blk) if p.kind == POOL else p.ref
+    return p.ref
 
 
 def free(p):
@@ -160,15 +159,13 @@ def free(p):
     n = 0
     while p is not None:
         nxt = p.next
-        if p.kind == POOL:
-            left = pool.free(p.blk)
-        else:
-            p.ref -= 1
-            left = p.ref
-            if left == 0 and p.blk >= 0:
-                pool.free(p.blk)
-        if left:
+        if p.ref <= 0:
+            raise ValueError("pbuf freed twice")
+        p.ref -= 1
+        if p.ref:
             break
+        if p.blk >= 0:
+            pool.free(p.blk)
         p.next = None
         n += 1
         p = nxt

@@ -1,0 +1,121 @@
+# The network interface: one driver (any MAC, same contract), Ethernet in and
+# out, the per-poll RX budget and TX completion reaping.
+from array import array
+
+from micropython import const
+
+from . import config, pbuf
+from .pool import pool
+from .wire import ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, be16, be32, put16, put_bytes  # noqa: F401
+
+ENOBUFS = const(105)
+
+
+class Netif:
+    def __init__(self, stack, drv, mac):
+        self.st = stack
+        self.ctr = stack.ctr
+        self.drv = drv
+        self.mac = bytes(mac)
+        self.mac_hi = be16(self.mac, 0)
+        self.mac_lo = be32(self.mac, 2)
+        self.mtu = config.MTU_BYTES
+        self.rx_out = array("i", [0] * (3 * config.RX_BUDGET_FRAMES))
+        self.reap_out = array("i", [0] * config.TX_REAP_MAX)
+        self.gather = [0] * (3 * config.GATHER_MAX_ENTRIES)
+
+    # --- RX -----------------------------------------------------------------
+    def poll_rx(self, budget):
+        """Take up to `budget` frames from the driver and run each through
+        the stack. Returns how many were taken."""
+        if budget > config.RX_BUDGET_FRAMES:
+            budget = config.RX_BUDGET_FRAMES
+        out = self.rx_out
+        n = self.drv.rx_poll(budget, out)
+        for k in range(n):
+            j = 3 * k
+            self.input(pbuf.rx(out[j], out[j + 1]), out[j + 2])
+        return n
+
+    def input(self, p, flags):
+        ctr = self.ctr
+        ctr["eth_rx"] += 1
+        if p.len < ETH_HLEN:
+            ctr["eth_truncated"] += 1
+            pbuf.free(p)
+            return
+        b = p.buf
+        o = p.off
+        hi = be16(b, o)
+        lo = be32(b, o + 2)
+        bcast = 0
+        if hi != self.mac_hi or lo != self.mac_lo:
+            if b[o] & 1:            # group address: broadcast or multicast
+                bcast = 1
+            else:
+                ctr["eth_other_dst"] += 1
+                pbuf.free(p)
+                return
+        if be16(b, o + 6) == self.mac_hi and be32(b, o + 8) == self.mac_lo:
+            ctr["eth_own_src"] += 1
+            pbuf.free(p)
+            return
+        etype = be16(b, o + 12)
+        pbuf.header(p, -ETH_HLEN)
+        if etype == ETHERTYPE_IPV4:
+            self.st.ip.input(p, bcast, flags)
+        elif etype == ETHERTYPE_ARP:
+            self.st.arp.input(p, bcast)
+        else:
+            ctr["eth_unknown_type"] += 1
+            pbuf.free(p)
+
+    # --- TX -----------------------------------------------------------------
+    def output(self, p, dst_mac, etype):
+        """Send chain p (starting at the L3 header) to dst_mac. Consumes the
+        caller's reference to p whatever happens. True when queued."""
+        if not pbuf.header(p, ETH_HLEN):
+            h = pbuf.alloc(pool.H_TX, ETH_HLEN, 0)
+            if h is None:
+                self.ctr["ipv4_tx_no_buffer"] += 1
+                pbuf.free(p)
+                return False
+            p = pbuf.cat(h, p)
+        b = p.buf
+        o = p.off
+        put_bytes(b, o, dst_mac)
+        put_bytes(b, o + 6, self.mac)
+        put16(b, o + 12, etype)
+        ok = self.send_frame(p)
+        pbuf.free(p)
+        return ok
+
+    def send_frame(self, p):
+        """Hand a complete frame to the driver; the driver takes its own
+        references, so the caller still frees its own."""
+        g = self.gather
+        n = pbuf.gather(p, g)
+        if n < 0:
+            self.ctr["ipv4_tx_no_buffer"] += 1
+            return False
+        if self.drv.tx(n, g, 0) == ENOBUFS:
+            self.ctr["tx_ring_full"] += 1
+            for i in range(3 * n):   # drop our references to the pieces
+                g[i] = 0
+            return False
+        for i in range(3 * n):
+            g[i] = 0
+        return True
+
+    def reap(self):
+        """Let the driver finish what is queued and return completed frames'
+        resources. Bounded: at most a few table-fulls per poll."""
+        out = self.reap_out
+        total = 0
+        for _ in range(4):
+            m = self.drv.tx_reap(out)
+            total += m
+            if m < len(out):
+                break
+        return total
+

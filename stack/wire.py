@@ -1,0 +1,80 @@
+# Field access straight in the frame: (buffer, offset) in, ints out. No
+# slices, no objects: the per-packet path allocates nothing here. Protocol
+# field offsets live beside the code that uses them, as consts.
+from micropython import const
+
+ETH_HLEN = const(14)
+ETHERTYPE_IPV4 = const(0x0800)
+ETHERTYPE_ARP = const(0x0806)
+
+IPV4_HLEN = const(20)
+PROTO_ICMP = const(1)
+PROTO_TCP = const(6)
+PROTO_UDP = const(17)
+
+UDP_HLEN = const(8)
+ICMP_HLEN = const(8)
+
+BCAST_MAC = b"\xff\xff\xff\xff\xff\xff"
+ZERO_MAC = b"\x00\x00\x00\x00\x00\x00"
+
+
+def be16(b, o):
+    return (b[o] << 8) | b[o + 1]
+
+
+def be32(b, o):
+    return (b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]
+
+
+def put16(b, o, v):
+    b[o] = (v >> 8) & 0xFF
+    b[o + 1] = v & 0xFF
+
+
+def put32(b, o, v):
+    b[o] = (v >> 24) & 0xFF
+    b[o + 1] = (v >> 16) & 0xFF
+    b[o + 2] = (v >> 8) & 0xFF
+    b[o + 3] = v & 0xFF
+
+
+def put_bytes(b, o, src):
+    """Write a short constant field (a MAC address): header bytes, not payload."""
+    for i in range(len(src)):
+        b[o + i] = src[i]
+
+
+def eq_bytes(b, o, ref):
+    for i in range(len(ref)):
+        if b[o + i] != ref[i]:
+            return False
+    return True
+
+
+def ip_str(a):
+    return "%d.%d.%d.%d" % ((a >> 24) & 255, (a >> 16) & 255, (a >> 8) & 255, a & 255)
+
+
+def ip_parse(s):
+    parts = s.split(".")
+    if len(parts) != 4:
+        raise ValueError("bad IPv4 address: " + s)
+    v = 0
+    for x in parts:
+        n = int(x)
+        if not 0 <= n <= 255:
+            raise ValueError("bad IPv4 address: " + s)
+        v = (v << 8) | n
+    return v
+
+
+def mac_parse(s):
+    parts = s.split(":")
+    if len(parts) != 6:
+        raise ValueError("bad MAC address: " + s)
+    return bytes(int(x, 16) for x in parts)
+
+
+def mac_str(m):
+    return ":".join("%02x" % x for x in m)

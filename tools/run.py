@@ -1,0 +1,173 @@
+# `make run`: the stack in the foreground on a TAP device (MicroPython script).
+#
+#   micropython tools/run.py [--netif tap] [--tap NAME] [--ip A] [--host-ip B]
+#                            [--prefix N] [--mac M] [--set NAME=VALUE]...
+#
+# Without --tap it creates TAP `zc0` (gone when this process ends, whatever
+# happens) and gives the host side --host-ip/--prefix; with --tap it attaches
+# to an existing device and leaves the host side alone. Prints one line
+# `READY {json}` when up. Signals come through a signalfd in the poll set (the
+# unix port has no `signal` module): SIGTERM/SIGINT shut down cleanly and print
+# `STOPPED {json}`; SIGUSR1 prints the counters and pool levels as one JSON line.
+import json
+import os
+import select
+import sys
+import time
+
+import ffi
+
+from stack import config
+from stack.core import Stack
+from stack.wire import ip_str, mac_parse
+
+SIGINT = 2
+SIGUSR1 = 10
+SIGTERM = 15
+SIG_BLOCK = 0
+SFD_NONBLOCK = 0o4000
+SFD_CLOEXEC = 0o2000000
+
+USAGE = ("usage: run.py [--netif tap] [--tap NAME] [--ip A.B.C.D] [--host-ip A.B.C.D]"
+         " [--prefix N] [--mac XX:..] [--set NAME=VALUE]...")
+
+
+def parse_args(argv):
+    opts = {"netif": "tap", "tap": None, "ip": "198.51.100.2", "host_ip": "198.51.100.1",
+            "prefix": "24", "mac": "02:00:00:00:00:02", "gw": None, "set": []}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-h", "--help"):
+            print(USAGE)
+            sys.exit(0)
+        if not a.startswith("--") or i + 1 >= len(argv):
+            raise SystemExit(USAGE)
+        key = a[2:].replace("-", "_")
+        if key not in opts:
+            raise SystemExit("run.py: unknown option " + a + "\n" + USAGE)
+        if key == "set":
+            opts["set"].append(argv[i + 1])
+        else:
+            opts[key] = argv[i + 1]
+        i += 2
+    return opts
+
+
+class SignalFd:
+    """SIGINT, SIGTERM and SIGUSR1 blocked and read from a signalfd."""
+
+    def __init__(self, sigs):
+        libc = ffi.open("libc.so.6")
+        self._read = libc.func("i", "read", "ipi")
+        self.getpid = libc.func("i", "getpid", "")
+        sigemptyset = libc.func("i", "sigemptyset", "p")
+        sigaddset = libc.func("i", "sigaddset", "pi")
+        sigprocmask = libc.func("i", "sigprocmask", "ipp")
+        signalfd = libc.func("i", "signalfd", "ipi")
+        mask = bytearray(128)
+        sigemptyset(mask)
+        for s in sigs:
+            sigaddset(mask, s)
+        if sigprocmask(SIG_BLOCK, mask, None) != 0:
+            raise OSError("sigprocmask failed")
+        self.fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC)
+        if self.fd < 0:
+            raise OSError("signalfd failed")
+        self._info = bytearray(128)   # struct signalfd_siginfo
+
+    def take(self):
+        """The next pending signal number, or 0."""
+        if self._read(self.fd, self._info, 128) != 128:
+            return 0
+        b = self._info
+        return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)
+
+
+def make_driver(netif, name):
+    if netif == "tap":
+        import zctap
+        return zctap.TAP(name=name, rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING)
+    raise SystemExit("run.py: unknown NETIF " + netif + " (have: tap)")
+
+
+def sh(cmd):
+    if os.system(cmd) != 0:
+        raise SystemExit("run.py: failed: " + cmd)
+
+
+def main():
+    opts = parse_args(sys.argv[1:])
+    for kv in opts["set"]:
+        if "=" not in kv:
+            raise SystemExit("run.py: --set wants NAME=VALUE, got " + kv)
+        k, v = kv.split("=", 1)
+        try:
+            config.override(k, v)
+        except KeyError as e:
+            raise SystemExit("run.py: " + str(e.args[0]))
+    here = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
+    top = here + "/.."
+    sigs = SignalFd((SIGINT, SIGTERM, SIGUSR1))
+    attach = opts["tap"] is not None
+    name = opts["tap"] or "zc0"
+    drv = make_driver(opts["netif"], name)
+    name = getattr(drv, "name", name)
+    prefix = int(opts["prefix"])
+    if not attach:
+        sh("ip addr add %s/%d dev %s" % (opts["host_ip"], prefix, name))
+        sh("ip link set %s up" % name)
+    st = Stack(drv, mac_parse(opts["mac"]), opts["ip"], prefix, opts["gw"])
+    rundir = top + "/.run"
+    try:
+        os.mkdir(rundir)
+    except OSError:
+        pass
+    pid = sigs.getpid()
+    pidfile = "%s/%s.pid" % (rundir, name)
+    with open(pidfile, "w") as f:
+        f.write("%d\n" % pid)
+
+    def echo(p, src, sport):
+        # the UDP echo service (port 7), answered from the received block
+        if st.ip.cast:
+            from stack import pbuf
+            pbuf.free(p)
+            return
+        st.udp.sendto(p, config.UDP_ECHO_PORT, src, sport)
+
+    st.udp.bind(config.UDP_ECHO_PORT, echo)
+    poller = select.poll()
+    poller.register(drv, select.POLLIN)
+    poller.register(sigs.fd, select.POLLIN)
+    t0 = time.ticks_ms()
+    st.now = 0
+    st.up()
+    print("READY " + json.dumps({"tap": name, "netif": opts["netif"], "ip": ip_str(st.ip_addr),
+                                 "mac": opts["mac"], "pid": pid}))
+    running = True
+    while running:
+        now = time.ticks_diff(time.ticks_ms(), t0)
+        wait = st.poll(now) - now
+        if wait < 0:
+            wait = 0
+        for obj, ev in poller.ipoll(wait):
+            if obj is drv or obj != sigs.fd:
+                continue
+            s = sigs.take()
+            while s:
+                if s == SIGUSR1:
+                    print(json.dumps(st.snapshot()))
+                elif s in (SIGTERM, SIGINT):
+                    running = False
+                s = sigs.take()
+    st.shutdown()
+    snap = st.snapshot()
+    try:
+        os.unlink(pidfile)
+    except OSError:
+        pass
+    print("STOPPED " + json.dumps(snap))
+
+
+main()
