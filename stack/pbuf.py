@@ -127,7 +127,7 @@ def header(p, delta):
     fit the headroom, would pop past the data, or the pbuf may not be written."""
     off = p.off - delta
     if delta > 0:
-        if off < p.lo or p.kind == ROM or (p.kind == POOL and not writable(p)):
+        if off < p.lo or not writable(p):
             return False
     elif -delta > p.len:
         return False
