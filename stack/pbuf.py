@@ -58,7 +58,7 @@ def _bind(i, off, ln):
     p.tot = ln
     p.next = None
     p.ref = 1
-    p.lo = 0
+    p.lo = FRAME_OFFSET     # headers never reach into the alignment pad
     p.flags = 0
     p.cookie = 0
     return p
