@@ -14,7 +14,8 @@ $(MPY):
 run: $(MPY)
 	$(MPY) tools/run.py --netif $(NETIF) $(if $(TAP),--tap $(TAP)) \
 	    $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) \
-	    $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC))
+	    $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC)) \
+	    $(foreach s,$(SET),--set $(s))
 
 test: build
 	$(PY) -m pytest -q host_tests
