@@ -76,7 +76,7 @@ _DEF_RE = re.compile(r"^def\s+(test_\w+)\s*\(", re.M)
 
 def _names_by_regex(path):
     with open(path) as f:
-        return sorted(set(_DEF_RE.findall(f.read())))
+        return list(dict.fromkeys(_DEF_RE.findall(f.read())))
 
 
 def _wrap_cmd(lane, argv):

@@ -47,15 +47,29 @@ def _setup_path(module_path):
     return fname[:-3]
 
 
-def _tests(mod):
-    names = []
-    for n in dir(mod):
-        if n.startswith("test_") and callable(getattr(mod, n)):
-            names.append(n)
-    # Definition order is not kept by dir(); sorted order is stable and
-    # matches what the pytest side does.
-    names.sort()
-    return names
+def _source_order(path):
+    """Test names in the order the module defines them (as pytest runs them)."""
+    order = []
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith("def test_"):
+                    name = line[4:].split("(")[0].strip()
+                    if name not in order:
+                        order.append(name)
+    except OSError:
+        pass
+    return order
+
+
+def _tests(mod, path):
+    names = [n for n in dir(mod) if n.startswith("test_") and callable(getattr(mod, n))]
+    order = _source_order(path)
+    first = [n for n in order if n in names]
+    # Tests made at run time (not a plain `def`) come last, sorted.
+    rest = [n for n in names if n not in first]
+    rest.sort()
+    return first + rest
 
 
 def _emit(d):
@@ -91,7 +105,7 @@ def main(argv):
             return 3
         _emit({"import_error": _trace(e)})
         return 3
-    names = _tests(mod)
+    names = _tests(mod, _abspath(argv[0]))
     if listing:
         _emit(names)
         return 0
