@@ -143,7 +143,8 @@ class Arp:
 
     def output(self, p, nexthop):
         """Send IPv4 datagram p to the on-link nexthop, resolving it first.
-        Consumes the caller's reference."""
+        Consumes the caller's reference. True when sent or parked for
+        resolution (a later give-up counts as arp_gave_up), False when dropped."""
         e = self.cache.get(nexthop)
         if e is not None and e[E_MAC] is not None:
             return self.st.netif.output(p, e[E_MAC], 0x0800)
@@ -156,14 +157,16 @@ class Arp:
                 pbuf.free(p)
                 return False
         q = e[E_QUEUE]
+        queued = False
         if len(q) >= config.ARP_QUEUE_PER_DEST or not pbuf.charge(p, pool.H_ARPQ):
             ctr["arp_queue_full"] += 1
             pbuf.free(p)
         else:
             q.append(p)
+            queued = True
         if now - e[E_LAST_REQ] >= config.ARP_REQUEST_INTERVAL_MS:
             self._request(nexthop, e, now)
-        return False
+        return queued
 
     def _request(self, ip, e, now):
         e[E_LAST_REQ] = now
