@@ -11,6 +11,13 @@ mkdir -p "$out" "$top/.cache/mpy-lib"
 # stripped tree has none and we need none of it, only its marker file.
 [ -f "$top/.cache/mpy-lib/README.md" ] || echo "placeholder micropython-lib (unused)" > "$top/.cache/mpy-lib/README.md"
 jobs=$(nproc 2>/dev/null || echo 2)
+# Frozen Viper/native code is compiled by mpy-cross for the host's emitter.
+case "$(uname -m)" in
+    x86_64) march=x64 ;;
+    i?86) march=x86 ;;
+    armv7*) march=armv7m ;;
+    *) echo "build_micropython: no native emitter known for $(uname -m)" >&2; exit 1 ;;
+esac
 make -s -C "$mpy/mpy-cross" -j"$jobs" >/dev/null
 make -s -C "$mpy/ports/unix" -j"$jobs" \
     VARIANT_DIR="$top/ports/unix/variant" \
@@ -18,6 +25,7 @@ make -s -C "$mpy/ports/unix" -j"$jobs" \
     USER_C_MODULES="$top/drivers" \
     FROZEN_MANIFEST="$top/ports/unix/variant/manifest.py" \
     MPY_LIB_DIR="$top/.cache/mpy-lib" \
+    MPY_CROSS_FLAGS="-march=$march" \
     "$@"
 cp -f "$out/obj/micropython" "$out/micropython"
 echo "$out/micropython"
