@@ -190,13 +190,22 @@ def chain(h, t):
 
 
 def charge(p, holder):
-    """Recharge every pool block of the chain to `holder`; False (nothing
-    changed beyond the blocks already moved back) when a quota says no."""
+    """Recharge every pool block of the chain to `holder`, all or nothing:
+    False, with nothing moved, when the holder's quota has no room for them."""
+    need = 0
     q = p
     while q is not None:
-        if q.kind == POOL and not pool.move(q.blk, holder):
-            return False
+        if q.kind == POOL and pool.holder(q.blk) != holder:
+            need += 1
         q = q.next
+    if need == 0:
+        return True
+    if need > pool.room(holder):
+        return False
+    while p is not None:
+        if p.kind == POOL:
+            pool.move(p.blk, holder)
+        p = p.next
     return True
 
 

@@ -102,6 +102,11 @@ def held(h):
     return _held[_hold(h)]
 
 
+def room(h):
+    """Blocks the holder may still take before its quota."""
+    return max(0, _quota[_hold(h)] - _held[h])
+
+
 def nfree():
     return len(_free)
 

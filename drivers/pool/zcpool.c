@@ -228,6 +228,13 @@ static mp_obj_t zc_py_held(mp_obj_t holder) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(zc_py_held_obj, zc_py_held);
 
+static mp_obj_t zc_py_room(mp_obj_t holder) {
+    zcpool_init();
+    int h = zc_arg_holder(holder);
+    return MP_OBJ_NEW_SMALL_INT(zc_held[h] < zc_quota[h] ? zc_quota[h] - zc_held[h] : 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(zc_py_room_obj, zc_py_room);
+
 static mp_obj_t zc_py_set_quota(mp_obj_t holder, mp_obj_t n) {
     zcpool_init();
     mp_int_t q = mp_obj_get_int(n);
@@ -301,6 +308,7 @@ static const mp_rom_map_elem_t zcpool_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_holder), MP_ROM_PTR(&zc_py_holder_obj) },
     { MP_ROM_QSTR(MP_QSTR_nfree), MP_ROM_PTR(&zc_py_nfree_obj) },
     { MP_ROM_QSTR(MP_QSTR_held), MP_ROM_PTR(&zc_py_held_obj) },
+    { MP_ROM_QSTR(MP_QSTR_room), MP_ROM_PTR(&zc_py_room_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_quota), MP_ROM_PTR(&zc_py_set_quota_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_reserve), MP_ROM_PTR(&zc_py_set_reserve_obj) },
     { MP_ROM_QSTR(MP_QSTR_stats), MP_ROM_PTR(&zc_py_stats_obj) },

@@ -414,3 +414,25 @@ def test_charge_respects_quota():
     finally:
         pool.set_quota(pool.H_REASM, q)
     _baseline()
+
+
+def test_charge_is_all_or_nothing():
+    from stack import pbuf
+    from stack.pool import pool
+    a = pbuf.alloc(pool.H_TX, 10, 0)
+    b = pbuf.alloc(pool.H_TX, 10, 0)
+    pbuf.cat(a, b)
+    before = pool.held(pool.H_UDP)
+    pool.set_quota(pool.H_UDP, before + 1)     # room for one of the two
+    try:
+        assert pool.room(pool.H_UDP) == 1
+        assert not pbuf.charge(a, pool.H_UDP)
+        assert pool.holder(a.blk) == pool.H_TX and pool.holder(b.blk) == pool.H_TX
+        assert pool.held(pool.H_UDP) == before
+        pool.set_quota(pool.H_UDP, before + 2)
+        assert pbuf.charge(a, pool.H_UDP)
+        assert pool.holder(a.blk) == pool.H_UDP and pool.holder(b.blk) == pool.H_UDP
+    finally:
+        pool.set_quota(pool.H_UDP, pool.NBLOCKS)
+    pbuf.free(a)
+    assert pool.nfree() == pool.NBLOCKS
