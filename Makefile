@@ -23,8 +23,9 @@ test: build
 test-unit:
 	$(PY) -m pytest -q host_tests/unit
 
+# BENCH_ARGS: e.g. "--count 200 --cases icmp_56,udp_64" (see tools/bench/echo_rtt.py)
 bench: build
-	$(PY) tools/bench/echo_rtt.py
+	$(PY) tools/bench/echo_rtt.py --micropython $(MPY) $(BENCH_ARGS)
 
 clean:
 	rm -rf build
