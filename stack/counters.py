@@ -35,7 +35,7 @@ SCHEMA = (
     ("ipv4_bad_length", "drop: total length below the header or beyond the frame"),
     ("ipv4_bad_checksum", "drop: header checksum wrong"),
     ("ipv4_bad_options", "drop: option with zero, one-byte or overlong length"),
-    ("ipv4_martian_src", "drop: source is 0/8 (but 0.0.0.0), 127/8, class D/E, broadcast or ours"),
+    ("ipv4_martian_src", "drop: source in 0/8, 127/8, 224/4 or 240/4, a broadcast address, or ours"),
     ("ipv4_martian_dst", "drop: destination is 0/8, 127/8 or class E"),
     ("ipv4_not_for_us", "drop: unicast to another host (a host never forwards)"),
     ("ipv4_unknown_proto", "drop: protocol we do not speak (protocol unreachable sent for unicast)"),
@@ -79,6 +79,19 @@ SCHEMA = (
 )
 
 NAMES = tuple(n for n, _ in SCHEMA)
+
+# Counters every MAC driver keeps (driver.stats()), shared by all MACs.
+DRIVER_SCHEMA = (
+    ("rx_frames", "frames received and handed up"),
+    ("rx_bytes", "bytes in those frames"),
+    ("rx_no_buffer", "drop: no free block to refill the descriptor; frame dropped, descriptor recycled"),
+    ("rx_oversize", "drop: frame longer than a block holds"),
+    ("rx_errors", "drop: receive errors reported by the MAC (CRC, alignment, overrun)"),
+    ("tx_frames", "frames transmitted"),
+    ("tx_bytes", "bytes in those frames"),
+    ("tx_ring_full", "tx() refused with ENOBUFS: the TX ring was full"),
+    ("tx_errors", "frames the MAC failed to send (completed with an error)"),
+)
 
 
 def new():
