@@ -67,7 +67,13 @@ class Icmp:
         b[o] = ECHO_REPLY
         new = b[o + 1]
         s = (~be16(b, o + 2) & 0xFFFF) + (~old & 0xFFFF) + new
-        put16(b, o + 2, finish(s))
+        c = finish(s)
+        if c == 0:
+            # the update cannot tell 0x0000 from 0xFFFF (an all-zero reply
+            # needs 0xFFFF): rare, so sum the message again
+            put16(b, o + 2, 0)
+            c = finish(pbuf_sum(p, hl, p.tot - hl, 0))
+        put16(b, o + 2, c)
         pbuf.header(p, -hl)
         if ip.output(p, st.ip_addr, src, PROTO_ICMP):
             self.ctr["icmp_echo_tx"] += 1
