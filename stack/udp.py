@@ -83,14 +83,15 @@ class Udp:
             return
         sport = be16(b, o)
         pbuf.header(p, -(hl + UDP_HLEN))
-        ctr["udp_rx"] += 1
         if pcb.cb is not None:
+            ctr["udp_rx"] += 1
             pcb.cb(p, src, sport)
             return
         if len(pcb.queue) >= config.UDP_QUEUE_DATAGRAMS or not pbuf.charge(p, pool.H_UDP):
             ctr["udp_queue_full"] += 1
             pbuf.free(p)
             return
+        ctr["udp_rx"] += 1
         pcb.queue.append((p, src, sport))
 
     def sendto(self, p, sport, dst, dport, src=0):
