@@ -203,6 +203,8 @@ class ModuleRun:
 
     def _read_out(self):
         for line in self.proc.stdout:
+            if line == "\n":
+                continue  # the runner's record separator
             rec = None
             if line.startswith("{"):
                 try:

@@ -250,6 +250,9 @@ class Stack:
     def _socket(self):
         from scapy.all import conf
         if self._l2 is None:
+            # Crafted frames only ever leave through an interface without a default route.
+            r = self.netns.run(["ip", "route", "show", "default"])
+            assert r.returncode == 0 and not r.stdout.strip(), "default route in test ns: " + r.stdout
             with self.ns():
                 assert netns_mod.in_private_ns()
                 self._l2 = conf.L2socket(iface=TAP)

@@ -73,6 +73,8 @@ def _tests(mod, path):
 
 
 def _emit(d):
+    # Leading newline: a test's unterminated print() cannot glue onto the record.
+    sys.stdout.write("\n")
     sys.stdout.write(json.dumps(d))
     sys.stdout.write("\n")
     try:
