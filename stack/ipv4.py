@@ -161,8 +161,10 @@ class Ipv4:
                     return False
                 p = pbuf.cat(h, p)
             _fill(p.buf, p.off, p.tot, tos, ident, 0, ttl, proto, src, dst)
-            ctr["ipv4_tx"] += 1
-            return self._link_out(p, nexthop, dst)
+            if self._link_out(p, nexthop, dst):
+                ctr["ipv4_tx"] += 1
+                return True
+            return False
         # fragment: fresh header blocks chained to windows of the payload
         if p.tot + IPV4_HLEN > 65535:
             ctr["ipv4_tx_too_big"] += 1
