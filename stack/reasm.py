@@ -142,6 +142,11 @@ class Reasm:
                 at = f[1]
         if at < total:
             return None
+        if d[D_FIRST] + total > 65535:
+            # each fragment fitted with its own header, not with the first's
+            self.ctr["reasm_too_big"] += 1
+            self._drop(d)
+            return None
         self.dgrams.remove(d)
         frags = d[D_FRAGS]
         head = frags[0][2]
