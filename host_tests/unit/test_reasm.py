@@ -359,3 +359,27 @@ def test_shutdown_frees_partial_datagrams():
         r.poll()
         assert pool.held(pool.H_REASM) == 6
         r.finish()
+
+
+def test_too_big_counting_the_first_fragments_header():
+    # every fragment fits 65535 with its own 20-byte header, but the first one
+    # carries 40 bytes of options: reassembled, the datagram would be 65575
+    # bytes (its total length field cannot hold that): too big, not answered
+    with Rig(QUOTA_REASM_BLOCKS=64) as r:
+        r.learn()
+        msg = frames.icmp_echo(1, 1, frames.pattern(65515 - 8))
+        assert len(msg) == 65515
+        _inject(r, frames.ipv4(PEER_IP, US_IP, PROTO_ICMP, msg[:1480], ident=8, flags=frames.MF,
+                               options=b"\x01" * 40))
+        off = 1480
+        while off < len(msg):
+            n = min(1480, len(msg) - off)
+            _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_ICMP, 8, off, msg[off:off + n],
+                                           off + n < len(msg)))
+            off += n
+            r.poll()
+        assert r.sent() == []
+        d = r.delta()
+        assert d["reasm_too_big"] == 1 and "reasm_ok" not in d and "icmp_echo_rx" not in d
+        assert pool.held(pool.H_REASM) == 0 and r.quiesced()
+        r.finish()
