@@ -308,10 +308,12 @@ class Checker:
         return self.st.counters()
 
     def step(self, label, frames, expect, replies=0, settle_s=0.05, wait_s=3.0,
-             tolerate=(), driver_expect=None):
+             tolerate=(), driver_expect=None, until=None):
         """Send frames; require the counter delta to be exactly `expect`
         (counters named in `tolerate` may move by any amount) and exactly
-        `replies` frames back from the stack. Returns the frames back."""
+        `replies` frames back from the stack. `until`: a counter a timer
+        moves; wait (at most wait_s) until it reached its expected delta.
+        Returns the frames back."""
         st = self.st
         if isinstance(frames, (bytes, bytearray)):
             frames = [frames]
@@ -327,6 +329,14 @@ class Checker:
             if frames_consumed(after) - frames_consumed(before) >= len(frames):
                 break
             time.sleep(0.01)
+        # ... a timer has run, if one is to be waited for ...
+        if until is not None:
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline:
+                after = self.snapshot()
+                if counter_delta(before, after).get(until, 0) >= expect.get(until, 1):
+                    break
+                time.sleep(0.02)
         # ... and (a reply is written in the same poll) whatever it sent is here
         got = self.wire.wait_frames(mark, replies, wait_s) if replies else []
         time.sleep(settle_s)
@@ -378,6 +388,63 @@ class Checker:
             if p["free"] + p["held"][0] == p["total"] or time.monotonic() >= deadline:
                 return snap
             time.sleep(0.05)
+
+
+# ---- answers checked byte by byte ------------------------------------------------
+
+def check_echo_reply(c, label, frame, req_dgram):
+    """The reply answers exactly req_dgram's echo request: addresses swapped,
+    type 0, same id/seq/data, both checksums right, IP length exact (no
+    trailing bytes, no options), TTL 64."""
+    hl = (req_dgram[0] & 15) * 4
+    req_icmp = req_dgram[hl:struct.unpack("!H", req_dgram[2:4])[0]]
+    rip = frame[14:]
+    problems = []
+    if frame[:6] != c.f.hmac or frame[6:12] != c.f.smac or frame[12:14] != b"\x08\x00":
+        problems.append("Ethernet header %s" % frame[:14].hex())
+    if rip[0] != 0x45:
+        problems.append("version/IHL %#x (options are not carried back)" % rip[0])
+    tl = struct.unpack("!H", rip[2:4])[0]
+    if tl != 20 + len(req_icmp) or len(rip) != tl:
+        problems.append("IP length %d in a %d-byte datagram, request ICMP %d bytes"
+                        % (tl, len(rip), len(req_icmp)))
+    if csum(rip[:20]) != 0:
+        problems.append("IP header checksum")
+    if rip[8] != 64 or rip[9] != PROTO_ICMP:
+        problems.append("ttl %d proto %d" % (rip[8], rip[9]))
+    if rip[12:16] != req_dgram[16:20] or rip[16:20] != req_dgram[12:16]:
+        problems.append("addresses %s" % rip[12:20].hex())
+    ricmp = rip[20:tl]
+    if ricmp[0] != 0 or ricmp[1] != 0 or ricmp[4:] != req_icmp[4:] or csum(ricmp) != 0:
+        problems.append("ICMP %s, request %s" % (ricmp[:16].hex(), req_icmp[:16].hex()))
+    if problems:
+        c.fail(label, "bad echo reply: " + "; ".join(problems))
+
+
+def check_icmp_error(c, label, frame, typ, code, quote):
+    """frame is an ICMP error from the stack to the host whose data is
+    exactly `quote` (the bytes of the offending datagram that arrived)."""
+    rip = frame[14:]
+    problems = []
+    if frame[:6] != c.f.hmac or frame[12:14] != b"\x08\x00":
+        problems.append("Ethernet header %s" % frame[:14].hex())
+    tl = struct.unpack("!H", rip[2:4])[0]
+    if rip[0] != 0x45 or rip[9] != PROTO_ICMP or csum(rip[:20]) != 0 or len(rip) != tl:
+        problems.append("IP header %s (datagram %d bytes)" % (rip[:20].hex(), len(rip)))
+    if rip[12:16] != ip4(STACK_IP) or rip[16:20] != ip4(c.f.hip):
+        problems.append("addresses %s" % rip[12:20].hex())
+    m = rip[20:tl]
+    if (m[0], m[1]) != (typ, code):
+        problems.append("type/code %d/%d, expected %d/%d" % (m[0], m[1], typ, code))
+    if csum(m) != 0:
+        problems.append("ICMP checksum")
+    if m[4:8] != b"\x00" * 4:
+        problems.append("unused field %s" % m[4:8].hex())
+    if m[8:] != quote:
+        problems.append("quote of %d bytes differs from the %d bytes that arrived (first %s, wanted %s)"
+                        % (len(m) - 8, len(quote), m[8:48].hex(), quote[:40].hex()))
+    if problems:
+        c.fail(label, "bad ICMP error: " + "; ".join(problems))
 
 
 # ---- fixture (import it into a test module: `from bb_frames import checker`) ----

@@ -10,39 +10,13 @@ import struct
 import pytest
 
 from bb_frames import (ALL_HOSTS_MAC, BCAST_MAC, CLOSED_PORT, ECHO_ANSWERED, HOST_UDP_PORT,
-                       PROTO_ICMP, PROTO_UDP, STACK_IP, UDP_ECHOED, checker, csum,  # noqa: F401
-                       echo_request, icmp, ipv4, udp)
+                       PROTO_ICMP, PROTO_UDP, STACK_IP, UDP_ECHOED, check_icmp_error,  # noqa: F401
+                       checker, csum, echo_request, icmp, ipv4, udp)
 
 pytestmark = pytest.mark.blackbox
 
 PROTO_UNKNOWN = 253       # RFC 3692 experimental
 QUOTE_MAX = 548           # config.ICMP_ERR_QUOTE_MAX_BYTES: the error fits in 576 bytes
-
-
-def check_icmp_error(c, label, frame, typ, code, quote):
-    """frame is an ICMP error from the stack to the host whose data is
-    exactly `quote` (the bytes of the offending datagram that arrived)."""
-    rip = frame[14:]
-    problems = []
-    if frame[:6] != c.f.hmac or frame[12:14] != b"\x08\x00":
-        problems.append("Ethernet header %s" % frame[:14].hex())
-    tl = struct.unpack("!H", rip[2:4])[0]
-    if rip[0] != 0x45 or rip[9] != PROTO_ICMP or csum(rip[:20]) != 0 or len(rip) != tl:
-        problems.append("IP header %s (datagram %d bytes)" % (rip[:20].hex(), len(rip)))
-    if rip[12:16] != bytes(map(int, STACK_IP.split("."))) or rip[16:20] != bytes(map(int, c.f.hip.split("."))):
-        problems.append("addresses %s" % rip[12:20].hex())
-    m = rip[20:tl]
-    if (m[0], m[1]) != (typ, code):
-        problems.append("type/code %d/%d, expected %d/%d" % (m[0], m[1], typ, code))
-    if csum(m) != 0:
-        problems.append("ICMP checksum")
-    if m[4:8] != b"\x00" * 4:
-        problems.append("unused field %s" % m[4:8].hex())
-    if m[8:] != quote:
-        problems.append("quote of %d bytes differs from the %d bytes that arrived (first %s, wanted %s)"
-                        % (len(m) - 8, len(quote), m[8:48].hex(), quote[:40].hex()))
-    if problems:
-        c.fail(label, "bad ICMP error: " + "; ".join(problems))
 
 
 def test_icmp_drops_and_errors_received(checker):
