@@ -189,8 +189,9 @@ class Ipv4:
                 break
             pbuf.cat(h, tail)
             _fill(h.buf, h.off, h.tot, tos, ident, (off >> 3) | (0 if last else MF), ttl, proto, src, dst)
-            ctr["ipv4_frag_tx"] += 1
-            if not self._link_out(h, nexthop, dst):
+            if self._link_out(h, nexthop, dst):
+                ctr["ipv4_frag_tx"] += 1
+            else:
                 ok = False
             off += k
         if ok:
