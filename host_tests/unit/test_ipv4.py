@@ -287,3 +287,22 @@ def test_fragmented_udp_echo_4000_bytes():
         assert d["ipv4_frag_tx"] == 3 and d["udp_tx"] == 1 and d["udp_rx"] == 1
         assert r.quiesced()
         r.finish()
+
+
+def test_fragments_beyond_the_tx_ring_counted_as_dropped():
+    # 34 fragments into a 32-entry TX ring within one poll: the last two get
+    # ENOBUFS; only the fragments the driver took count as sent
+    with Rig() as r:
+        r.learn()
+        before = r.drv.stats()["tx_frames"]
+        payload = pbuf.rom(frames.pattern(34 * 1480 - 8 - 100))
+        ok = r.st.udp.sendto(payload, 5000, (198 << 24) | (51 << 16) | (100 << 8) | 1, 9)
+        r.poll()
+        sent = r.sent_parsed()
+        ring = r.drv.stats()["tx_frames"] - before
+        assert len(sent) == ring == 32
+        d = r.delta()
+        assert d["tx_ring_full"] == 2
+        assert d["ipv4_frag_tx"] == len(sent)
+        assert not ok and "udp_tx" not in d and "ipv4_tx" not in d
+        r.finish()
