@@ -161,6 +161,32 @@ class MpyItem(pytest.Item):
         return self.path, None, "mpy::%s" % self.name
 
 
+# ------------------------------------------------- CPython lane isolation
+
+_POOL_DEFAULTS = {}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _pool_limits_per_module(request):
+    """Each unit module starts with the pool's default quotas and reserve, as
+    it does on MicroPython (a fresh process per module): a Stack built by an
+    earlier module sets its own quotas on the one shared pool twin. Held
+    blocks are not touched: a leak must stay visible."""
+    if os.path.dirname(str(request.path)) != UNIT_DIR:
+        yield
+        return
+    from stack.pool import pool
+    if not _POOL_DEFAULTS:
+        st = pool.stats()
+        _POOL_DEFAULTS["quota"] = list(st["quota"])
+        _POOL_DEFAULTS["reserve"] = st["reserve"]
+    else:
+        for h, n in enumerate(_POOL_DEFAULTS["quota"]):
+            pool.set_quota(h, n)
+        pool.set_reserve(_POOL_DEFAULTS["reserve"])
+    yield
+
+
 # ---------------------------------------------------------------- running
 
 class ModuleRun:
