@@ -374,3 +374,23 @@ def test_udp_echo_zero_copy_all_sizes():
         assert d["udp_rx"] == 1472 and d["udp_tx"] == 1472
         assert r.quiesced()
         r.finish()
+
+
+def test_udp_broadcast_and_multicast_delivered_to_bound_port():
+    with Rig() as r:
+        r.learn()
+        q = r.st.udp.bind(5001)
+        r.udp_in(1, 5001, b"bcast", dst=SUBNET_BCAST, dst_mac=BCAST)
+        r.udp_in(1, 5001, b"all", dst="255.255.255.255", dst_mac=BCAST)
+        r.udp_in(1, 5001, b"mcast", dst="224.0.0.1", dst_mac=b"\x01\x00\x5e\x00\x00\x01")
+        r.poll()
+        got = []
+        while True:
+            item = q.recv()
+            if item is None:
+                break
+            got.append(pbuf.to_bytes(item[0]))
+            pbuf.free(item[0])
+        assert got == [b"bcast", b"all", b"mcast"]
+        assert r.sent() == []
+        r.finish()

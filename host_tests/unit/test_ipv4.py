@@ -306,3 +306,11 @@ def test_fragments_beyond_the_tx_ring_counted_as_dropped():
         assert d["ipv4_frag_tx"] == len(sent)
         assert not ok and "udp_tx" not in d and "ipv4_tx" not in d
         r.finish()
+
+
+def test_frame_from_our_own_mac_dropped():
+    with Rig() as r:
+        r.learn()
+        r.ping_in(src_mac=US_MAC)
+        _dropped(r, "eth_own_src")
+        r.finish()

@@ -383,3 +383,18 @@ def test_too_big_counting_the_first_fragments_header():
         assert d["reasm_too_big"] == 1 and "reasm_ok" not in d and "icmp_echo_rx" not in d
         assert pool.held(pool.H_REASM) == 0 and r.quiesced()
         r.finish()
+
+
+def test_timeout_of_broadcast_datagram_sends_nothing():
+    # a first fragment to the subnet broadcast: no time exceeded (RFC 1122 3.2.2)
+    with Rig() as r:
+        r.learn()
+        dg = frames.ipv4(PEER_IP, "198.51.100.255", PROTO_UDP,
+                         frames.udp(1000, PORT, frames.pattern(100), PEER_IP, "198.51.100.255"))
+        r.inject(frames.eth(b"\xff" * 6, PEER_MAC, ETH_IP, frames.fragment(dg, 16)[0]))
+        r.poll()
+        r.run_until(r.config.REASM_TIMEOUT_MS + 200, step=1000)
+        assert r.sent() == []
+        d = r.delta()
+        assert d["reasm_timeout"] == 1 and d["icmp_err_suppressed"] == 1
+        r.finish()
