@@ -98,13 +98,18 @@ class Netif:
         if n < 0:
             self.ctr["ipv4_tx_no_buffer"] += 1
             return False
-        if self.drv.tx(n, g, 0) == ENOBUFS:
+        drv = self.drv
+        err = drv.tx(n, g, 0)
+        if err == ENOBUFS:
+            # The ring is full: let the MAC finish what it can and try once
+            # more (a fragmented reply fills a ring within one poll).
+            self.reap()
+            err = drv.tx(n, g, 0)
+        for k in range(n):           # drop our references to the pieces
+            g[3 * k] = 0
+        if err == ENOBUFS:
             self.ctr["tx_ring_full"] += 1
-            for i in range(3 * n):   # drop our references to the pieces
-                g[i] = 0
             return False
-        for i in range(3 * n):
-            g[i] = 0
         return True
 
     def reap(self):

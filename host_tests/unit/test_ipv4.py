@@ -289,14 +289,20 @@ def test_fragmented_udp_echo_4000_bytes():
         r.finish()
 
 
-def test_fragments_beyond_the_tx_ring_counted_as_dropped():
-    # 34 fragments into a 32-entry TX ring within one poll: the last two get
-    # ENOBUFS; only the fragments the driver took count as sent
+def test_fragments_beyond_a_stuck_tx_ring_counted_as_dropped():
+    # 34 fragments into a 32-entry TX ring whose MAC finishes nothing during
+    # the send (reaping frees no slot): the last two get ENOBUFS even after
+    # the retry; only the fragments the driver took count as sent
     with Rig() as r:
         r.learn()
         before = r.drv.stats()["tx_frames"]
         payload = pbuf.rom(frames.pattern(34 * 1480 - 8 - 100))
-        ok = r.st.udp.sendto(payload, 5000, (198 << 24) | (51 << 16) | (100 << 8) | 1, 9)
+        real_reap = r.drv.tx_reap
+        r.drv.tx_reap = lambda out: 0
+        try:
+            ok = r.st.udp.sendto(payload, 5000, (198 << 24) | (51 << 16) | (100 << 8) | 1, 9)
+        finally:
+            r.drv.tx_reap = real_reap
         r.poll()
         sent = r.sent_parsed()
         ring = r.drv.stats()["tx_frames"] - before
@@ -305,6 +311,23 @@ def test_fragments_beyond_the_tx_ring_counted_as_dropped():
         assert d["tx_ring_full"] == 2
         assert d["ipv4_frag_tx"] == len(sent)
         assert not ok and "udp_tx" not in d and "ipv4_tx" not in d
+        r.finish()
+
+
+def test_fragments_beyond_the_tx_ring_sent_after_reaping():
+    # the same 34 fragments with a MAC that drains: a full ring is reaped and
+    # the refused fragment retried, so the whole datagram goes out
+    with Rig() as r:
+        r.learn()
+        payload = pbuf.rom(frames.pattern(34 * 1480 - 8 - 100))
+        ok = r.st.udp.sendto(payload, 5000, (198 << 24) | (51 << 16) | (100 << 8) | 1, 9)
+        r.poll()
+        sent = r.sent_parsed()
+        assert len(sent) == 34
+        d = r.delta()
+        assert "tx_ring_full" not in d
+        assert d["ipv4_frag_tx"] == 34 and d["udp_tx"] == 1 and d["ipv4_tx"] == 1
+        assert ok
         r.finish()
 
 
