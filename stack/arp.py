@@ -92,6 +92,8 @@ class Arp:
             e[E_QUEUE] = []
             out = self.st.netif.output
             for d in q:
+                # leaving the ARP queue: its quota is for parked packets only
+                pbuf.charge(d, pool.H_TX)
                 out(d, e[E_MAC], 0x0800)
 
     def _reply(self, p):

@@ -379,3 +379,26 @@ def test_probe_from_zero_address_answered_without_entry():
         assert fs[0]["arp"]["tha"] == PEER_MAC and fs[0]["eth"]["dst"] == PEER_MAC
         assert len(r.st.arp.cache) == 0
         r.finish()
+
+
+def test_released_packets_leave_the_arp_quota_while_in_the_tx_ring():
+    # once resolved, parked datagrams sit in the TX ring until the MAC is
+    # done; they must not keep the ARP queue's quota taken meanwhile
+    with Rig() as r:
+        for d in (b"one", b"two", b"three"):
+            _send_udp(r, PEER_IP, d)
+        r.poll()
+        r.sent_parsed()
+        assert pool.held(pool.H_ARPQ) == 3
+        real_reap = r.drv.tx_reap
+        r.drv.tx_reap = lambda out: 0           # the MAC has not sent them yet
+        try:
+            _arp_in(r, 2, tha=US_MAC, dst=US_MAC)
+            r.st.netif.poll_rx(8)
+            assert r.drv.pending_tx() == 3
+            assert pool.held(pool.H_ARPQ) == 0
+        finally:
+            r.drv.tx_reap = real_reap
+        r.poll()
+        assert [f["udp"]["data"] for f in r.sent_parsed()] == [b"one", b"two", b"three"]
+        r.finish()
