@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Install what a fresh Debian 12 machine lacks, only what is missing, so the
+# README's two commands work there. Idempotent and quick when all is present.
+#   tools/deps.sh build   compiler, libffi, iproute2: for `make build` / `make run`
+#   tools/deps.sh test    the above, plus ping/arping and the pinned pip packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-build}
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# build-essential/libffi-dev/pkg-config: the MicroPython unix port; xz-utils and
+# the archive keyring: fetching and checking Debian's source package; iproute2:
+# run.py configures the TAP's host side.
+debs="build-essential libffi-dev pkg-config iproute2 xz-utils debian-archive-keyring"
+if [ "$what" = test ]; then
+    # ip netns / unshare, ping and (iputils) arping for the black-box suite
+    debs="$debs util-linux iputils-ping iputils-arping procps"
+fi
+missing=""
+for p in $debs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "deps: missing Debian packages:$missing (run as root, or install them)" >&2
+        exit 1
+    fi
+    echo "deps: apt-get install$missing"
+    apt-get update -qq </dev/null
+    apt-get install -y -qq --no-install-recommends $missing </dev/null >/dev/null
+fi
+
+if [ "$what" = test ]; then
+    # pip only when a pinned requirement is not met as pinned
+    if ! python3 - <<'PY'
+import sys
+from importlib import metadata
+for line in open("requirements-test.txt"):
+    line = line.split("#")[0].strip()
+    if not line:
+        continue
+    name, _, ver = line.partition("==")
+    try:
+        if metadata.version(name) != ver:
+            sys.exit(1)
+    except metadata.PackageNotFoundError:
+        sys.exit(1)
+PY
+    then
+        echo "deps: pip install -r requirements-test.txt"
+        python3 -m pip install -q --root-user-action=ignore -r requirements-test.txt </dev/null
+    fi
+fi
