@@ -94,6 +94,8 @@ class Reasm:
         if not pbuf.charge(p, pool.H_REASM):
             ctr["reasm_no_buffer"] += 1
             pbuf.free(p)
+            if not frags and d[D_TOTAL] < 0:
+                self.dgrams.remove(d)   # an empty record would hold a slot until it timed out
             return None
         ctr["reasm_fragments"] += 1
         # drop held fragments the new one covers whole; trim it against the rest

@@ -306,6 +306,31 @@ def test_flood_beyond_block_quota_while_ping_answers():
         r.finish()
 
 
+def test_refused_fragments_hold_no_datagram_slot():
+    # one datagram holds the whole block quota; fragments of others are
+    # refused for lack of blocks and must not take datagram records either
+    with Rig() as r:
+        _bound(r)
+        quota = r.config.QUOTA_REASM_BLOCKS
+        for k in range(quota):
+            _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_UDP, 1, 8 + 8 * k,
+                                           frames.pattern(8, k), True))
+            r.poll(r.t + 1)
+        others = r.config.REASM_MAX_DATAGRAMS + 2
+        for ident in range(2, 2 + others):
+            _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_UDP, ident, 8,
+                                           frames.pattern(8, ident), True))
+            r.poll(r.t + 1)
+        d = r.delta()
+        assert d["reasm_fragments"] == quota
+        assert d["reasm_no_buffer"] == others
+        assert "reasm_too_many" not in d
+        assert len(r.st.ip.reasm.dgrams) == 1
+        r.run_until(r.t + r.config.REASM_TIMEOUT_MS + 200, step=1000)
+        assert r.delta()["reasm_timeout"] == 1
+        r.finish()
+
+
 # ---- the timer ----------------------------------------------------------------------------
 
 def test_timeout_with_first_fragment_sends_time_exceeded():
