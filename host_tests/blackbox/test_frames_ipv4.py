@@ -121,6 +121,9 @@ def test_ipv4_addresses(checker):
                dict(eth_rx=1, ipv4_not_for_us=1))
     c.step("ping to our address inside an Ethernet broadcast",
            f.ip_frame(ping_dgram(c), dst_mac=BCAST_MAC), dict(eth_rx=1, ipv4_not_for_us=1))
+    c.step("ping from off-link 203.0.113.5 (no gateway): no route back",
+           f.ip_frame(ping_dgram(c, src="203.0.113.5")),
+           dict(eth_rx=1, ipv4_rx=1, icmp_echo_rx=1, ipv4_no_route=1))
     # RFC 1122 3.2.1.7: a host must not discard a datagram it receives with TTL < 2
     for ttl in (0, 1):
         step_ping(c, "ping with TTL %d" % ttl, ping_dgram(c, ttl=ttl))

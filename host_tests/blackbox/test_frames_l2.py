@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from bb_frames import (BCAST_MAC, ETH_ARP, ETH_IP, HOST_UDP_PORT, STACK_IP, TAP, ZERO_MAC,
-                       UDP_ECHOED, arp, checker, eth, parse)  # noqa: F401  (checker: fixture)
+from bb_frames import (BCAST_MAC, ECHO_ANSWERED, ETH_ARP, ETH_IP, HOST_UDP_PORT, STACK_IP, TAP,
+                       UDP_ECHOED, ZERO_MAC, arp, checker, eth, parse)  # noqa: F401  (checker: fixture)
 import netns as netns_mod
 
 pytestmark = pytest.mark.blackbox
@@ -47,6 +47,8 @@ def test_ethernet_drops(checker):
            dict(eth_rx=1, eth_own_src=1))
     c.step("our own MAC as source, broadcast", eth(BCAST_MAC, f.smac, ETH_ARP,
            arp(1, f.smac, STACK_IP, ZERO_MAC, STACK_IP)), dict(eth_rx=1, eth_own_src=1))
+    c.step("802.1Q-tagged ping (VLAN 5)", eth(f.smac, f.hmac, 0x8100, b"\x00\x05\x08\x00" + body),
+           dict(eth_rx=1, eth_unknown_type=1))
     c.step("ping to another unicast MAC", eth(OTHER_MAC, f.hmac, ETH_IP, body),
            dict(eth_rx=1, eth_other_dst=1))
     c.step("ARP request to another unicast MAC",
@@ -80,6 +82,13 @@ def test_arp_drops(checker):
            arp(1, f.hmac, f.hip, ZERO_MAC, "198.51.100.99")), dict(eth_rx=1, arp_not_for_us=1))
     c.step("ARP request for another target from an unknown sender", eth(BCAST_MAC, SPOOF_MAC, ETH_ARP,
            arp(1, SPOOF_MAC, SPOOF_IP, ZERO_MAC, "198.51.100.99")), dict(eth_rx=1, arp_not_for_us=1))
+    got = c.step("ARP probe (sender 0.0.0.0, RFC 5227) for our address",
+                 eth(BCAST_MAC, SPOOF_MAC, ETH_ARP, arp(1, SPOOF_MAC, "0.0.0.0", ZERO_MAC, STACK_IP)),
+                 dict(eth_rx=1, arp_request_rx=1, arp_reply_tx=1), replies=1)
+    if got:
+        p = parse(got[0])
+        c.expect_true("ARP probe answered", "ARP" in p and p.dst == SPOOF_MAC and p["ARP"].op == 2
+                      and p["ARP"].pdst == "0.0.0.0" and p["ARP"].hwdst == SPOOF_MAC, p.summary())
     # the real request is answered, with exactly the reply RFC 826 asks for
     got = c.step("control: ARP request for us", eth(BCAST_MAC, f.hmac, ETH_ARP, req),
                  dict(eth_rx=1, arp_request_rx=1, arp_reply_tx=1), replies=1)
@@ -121,6 +130,44 @@ def test_arp_unsolicited_reply_makes_no_entry(checker):
         ok = ("UDP" in p and p.dst == SPOOF_MAC and p["IP"].dst == SPOOF_IP
               and p["UDP"].dport == HOST_UDP_PORT and bytes(p["UDP"].payload) == data)
         c.expect_true("parked echo", ok, "expected the UDP echo to %s, got %s" % (SPOOF_MAC, p.summary()))
+    c.raise_failures()
+
+
+def test_arp_request_makes_entry(checker):
+    """The contrast to the unsolicited reply: a sender that asks for our
+    address is cached (RFC 826), so a datagram to it goes straight out."""
+    c = checker
+    f = c.f
+    ip, hw = "198.51.100.78", "02:00:00:00:00:78"
+    c.step("ARP request from %s" % ip, eth(BCAST_MAC, hw, ETH_ARP, arp(1, hw, ip, ZERO_MAC, STACK_IP)),
+           dict(eth_rx=1, arp_request_rx=1, arp_reply_tx=1), replies=1)
+    got = c.step("UDP echo request from %s" % ip, f.udp_frame(src=ip, src_mac=hw, data=b"hi"),
+                 UDP_ECHOED(), replies=1)
+    if got:
+        p = parse(got[0])
+        c.expect_true("echo to a cached sender", "UDP" in p and p.dst == hw and p["IP"].dst == ip,
+                      p.summary())
+    c.raise_failures()
+
+
+def test_oversize_frames(checker):
+    """Frames longer than a pool block can hold (1598 bytes) are dropped by
+    the driver (rx_oversize, the block stays posted); a 1598-byte one is
+    taken (its echo reply, over the 1500-byte MTU, goes out in 2 fragments)."""
+    c = checker
+    f = c.f
+    r = c.st.run(["ip", "link", "set", "dev", TAP, "mtu", "4000"])
+    assert r.returncode == 0, r.stderr
+    for size in (1599, 1600, 3000):
+        c.step("%d-byte frame" % size, f.ping(data=b"\x3c" * (size - 42)), {},
+               driver_expect=dict(rx_oversize=1))
+    got = c.step("1598-byte frame", f.ping(data=b"\x3c" * (1598 - 42)),
+                 dict(ECHO_ANSWERED(), ipv4_frag_tx=2), replies=2)
+    if len(got) == 2:
+        sizes = sorted(len(x) for x in got)
+        c.expect_true("fragmented reply", sizes[-1] <= 1514 and sum(sizes) - 2 * 34 == 1598 - 34,
+                      "reply fragment sizes %s" % sizes)
+    c.step("control: ping", f.ping(), ECHO_ANSWERED(), replies=1)
     c.raise_failures()
 
 

@@ -83,6 +83,12 @@ def test_reasm_overlap_duplicate_conflict(checker):
     c.step("0x107 24..32 (last first)", frag(c, 0x107, 24, m[24:32], False), TAKEN)
     c.step("0x107 8..24", frag(c, 0x107, 8, m[8:24], True), TAKEN)
     answered(c, "0x107 0..8 completes it", frag(c, 0x107, 0, m[0:8], True), m, 0x107)
+    m = message(0x10D)
+    nops = b"\x01" * 4
+    c.step("0x10d first fragment with 4 bytes of options", c.f.ip_frame(
+           ipv4(c.f.hip, STACK_IP, PROTO_ICMP, m[0:16], ident=0x10D, flags_frag=MF, options=nops)), TAKEN)
+    answered(c, "0x10d 8..32 overlapping it identically completes it",
+             frag(c, 0x10D, 8, m[8:32], False), m, 0x10D)
     # -- conflicting fragments: the datagram is bad
     m = message(0x108)
     c.step("0x108 last fragment ending at 32", frag(c, 0x108, 16, m[16:32], False), TAKEN)

@@ -143,6 +143,8 @@ def test_udp_closed_port(checker):
     got = c.step("1052-byte UDP to a closed port", f.ip_frame(d), unreach, replies=1)
     if got:
         check_icmp_error(c, "port unreachable (long quote)", got[0], 3, 3, d[:QUOTE_MAX])
+    c.step("UDP echo request to 198.51.100.255: taken, not echoed to a broadcast",
+           f.udp_frame(dst="198.51.100.255", dst_mac=BCAST_MAC), dict(eth_rx=1, ipv4_rx=1, udp_rx=1))
     for dst, dmac in (("255.255.255.255", BCAST_MAC), ("198.51.100.255", BCAST_MAC),
                       ("198.51.100.255", None), ("224.0.0.1", ALL_HOSTS_MAC)):
         c.step("UDP to a closed port via %s (MAC %s)" % (dst, "ours" if dmac is None else dmac.hex()),
