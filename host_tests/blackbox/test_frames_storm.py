@@ -106,7 +106,7 @@ def test_fragment_flood_ping_answered(checker):
     frames = flood_frames(c, ids=8, rounds=1000)
     dropped0 = tap_tx_dropped(st)
     before = c.snapshot()
-    flood = Flood(c.wire, frames, rate=3000, max_s=15)
+    flood = Flood(c.wire, frames, rate=2000, max_s=15)
     flood.start()
     while flood.sent < 300 and flood.is_alive():
         time.sleep(0.005)
