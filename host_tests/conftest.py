@@ -6,6 +6,11 @@
 - host_tests/mpy/test_*.py are MicroPython-only (CPython never imports them);
   they run inside a fresh private network namespace (`unshare -n`, lo up,
   IPv6 off), for tests that need a TAP device.
+- host_tests/mpy/test_driver_contract.py, the driver-contract suite, is
+  collected once per NETIF in CONTRACT_NETIFS, as
+  `host_tests/mpy/test_driver_contract.py::mpy[tap]::test_x`; each NETIF runs
+  in its own MicroPython process (and netns) with ZC_NETIF set. A NETIF listed
+  here whose driver is not built in fails; it is never skipped.
 
 One MicroPython process per module runs all of its selected tests
 (host_tests/mpy/runner.py) and prints one JSON line per test; each item waits
@@ -31,6 +36,12 @@ RUNNER = os.path.join(MPY_DIR, "runner.py")
 MPY_BIN = os.environ.get("ZC_MICROPYTHON", os.path.join(ROOT, "build", "unix", "micropython"))
 MPY_TIMEOUT_S = float(os.environ.get("ZC_MPY_TIMEOUT", "120"))
 LIST_TIMEOUT_S = 30
+
+# The driver-contract suite and the NETIFs it runs for (DESIGN.md: "one
+# driver-contract test suite, parametrised by NETIF"). A new MAC: add its
+# factory to host_tests/mpy/contract_wires.py and its name here.
+CONTRACT_MODULE = os.path.join(MPY_DIR, "test_driver_contract.py")
+CONTRACT_NETIFS = ("tap", "memif")
 
 # Make `import stack` resolve to the source tree in the CPython lane too.
 if ROOT not in sys.path:
@@ -91,17 +102,32 @@ def _wrap_cmd(lane, argv):
     return unshare + ["sh", "-c", setup]
 
 
+def _mpy_env(extra):
+    env = dict(os.environ)
+    env.pop("MICROPYPATH", None)   # the runner sets the path: source tree first
+    env.update(extra)
+    return env
+
+
 class MpyFile(pytest.File):
     """One test module as seen by the MicroPython lane."""
 
     def collect(self):
-        yield MpyGroup.from_parent(self, name="mpy", lane=_lane_of(self.path))
+        lane = _lane_of(self.path)
+        if str(self.path) == CONTRACT_MODULE:
+            # One group (one process) per NETIF.
+            for netif in CONTRACT_NETIFS:
+                yield MpyGroup.from_parent(self, name="mpy[%s]" % netif, lane=lane,
+                                           env={"ZC_NETIF": netif})
+        else:
+            yield MpyGroup.from_parent(self, name="mpy", lane=lane)
 
 
 class MpyGroup(pytest.Collector):
-    def __init__(self, *, lane, **kw):
+    def __init__(self, *, lane, env=None, **kw):
         super().__init__(**kw)
         self.lane = lane
+        self.env = dict(env or {})   # extra environment of its MicroPython process
 
     def _names(self):
         path = str(self.path)
@@ -109,7 +135,8 @@ class MpyGroup(pytest.Collector):
             try:
                 r = subprocess.run(_wrap_cmd(self.lane, [MPY_BIN, RUNNER, "--list", path]),
                                    cwd=ROOT, capture_output=True, text=True,
-                                   timeout=LIST_TIMEOUT_S, stdin=subprocess.DEVNULL)
+                                   timeout=LIST_TIMEOUT_S, stdin=subprocess.DEVNULL,
+                                   env=_mpy_env(self.env))
                 if r.returncode == 0:
                     for line in r.stdout.splitlines():
                         if line.startswith("["):
@@ -149,8 +176,9 @@ class MpyItem(pytest.Item):
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, MpyFailure):
-            text = "MicroPython lane: %s::%s\n%s" % (
-                os.path.relpath(str(self.path), ROOT), self.name, excinfo.value.args[0])
+            text = "MicroPython lane: %s::%s::%s\n%s" % (
+                os.path.relpath(str(self.path), ROOT), self.parent.name, self.name,
+                excinfo.value.args[0])
             out = getattr(self, "_mpy_output", "")
             if out:
                 text += "\n----- output of the test -----\n" + out
@@ -158,7 +186,7 @@ class MpyItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, None, "mpy::%s" % self.name
+        return self.path, None, "%s::%s" % (self.parent.name, self.name)
 
 
 # ------------------------------------------------- CPython lane isolation
@@ -192,10 +220,11 @@ def _pool_limits_per_module(request):
 class ModuleRun:
     """One MicroPython process running the selected tests of one module."""
 
-    def __init__(self, path, lane, names):
+    def __init__(self, path, lane, names, env=None):
         self.path = path
         self.lane = lane
         self.names = names
+        self.env = dict(env or {})
         self.results = {}
         self.cond = threading.Condition()
         self.finished = False
@@ -211,10 +240,10 @@ class ModuleRun:
             self.finished = True
             return
         argv = _wrap_cmd(self.lane, [MPY_BIN, RUNNER, str(self.path)] + list(self.names))
-        self.cmd = " ".join(shlex.quote(a) for a in argv)
+        self.cmd = " ".join(["%s=%s" % (k, shlex.quote(v)) for k, v in sorted(self.env.items())]
+                            + [shlex.quote(a) for a in argv])
         self.deadline = time.monotonic() + MPY_TIMEOUT_S
-        env = dict(os.environ)
-        env.pop("MICROPYPATH", None)   # the runner sets the path: source tree first
+        env = _mpy_env(self.env)
         self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, errors="replace", env=env,
@@ -313,12 +342,12 @@ _RUNS_KEY = pytest.StashKey[dict]()
 
 def _module_run(session, group):
     runs = session.stash.setdefault(_RUNS_KEY, {})
-    key = str(group.path)
+    key = group.nodeid            # one process per group: per module, per NETIF
     if key not in runs:
-        # Run only the items of this module that survived selection (-k, ids).
+        # Run only the items of this group that survived selection (-k, ids).
         names = [it.name for it in session.items
                  if isinstance(it, MpyItem) and it.parent is group]
-        runs[key] = ModuleRun(key, group.lane, names or [])
+        runs[key] = ModuleRun(str(group.path), group.lane, names or [], group.env)
     return runs[key]
 
 
