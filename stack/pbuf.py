@@ -189,23 +189,27 @@ def chain(h, t):
     return h
 
 
+_moved = [0] * 128  # charge(): (block, previous holder) pairs, for the undo
+
+
 def charge(p, holder):
     """Recharge every pool block of the chain to `holder`, all or nothing:
-    False, with nothing moved, when the holder's quota has no room for them."""
-    need = 0
+    when the pool refuses one (quota, or the RX reserve), the blocks already
+    moved go back to their previous holders and the answer is False."""
+    n = 0
     q = p
     while q is not None:
-        if q.kind == POOL and pool.holder(q.blk) != holder:
-            need += 1
+        if q.kind == POOL:
+            was = pool.holder(q.blk)
+            if was != holder:
+                if 2 * n == len(_moved) or not pool.move(q.blk, holder):
+                    for k in range(n):
+                        pool.move(_moved[2 * k], _moved[2 * k + 1])
+                    return False
+                _moved[2 * n] = q.blk
+                _moved[2 * n + 1] = was
+                n += 1
         q = q.next
-    if need == 0:
-        return True
-    if need > pool.room(holder):
-        return False
-    while p is not None:
-        if p.kind == POOL:
-            pool.move(p.blk, holder)
-        p = p.next
     return True
 
 

@@ -73,7 +73,9 @@ def move(i, holder):
         return False
     if _holder[i] == holder:
         return True
-    if _held[holder] >= _quota[holder]:
+    rx = (H_RXPOST, H_RX)
+    leaves_rx = _holder[i] in rx and holder not in rx
+    if _held[holder] >= _quota[holder] or (leaves_rx and len(_free) < _state["reserve"]):
         _fail[holder] += 1
         return False
     _held[_holder[i]] -= 1

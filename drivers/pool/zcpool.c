@@ -98,7 +98,10 @@ int zcpool_move(int idx, int holder) {
     if (from == holder) {
         return 1;
     }
-    if (zc_held[holder] >= zc_quota[holder]) {
+    // Keeping a block that came in on the RX path is, for the keeper, the
+    // same as allocating one: it may not eat into the RX reserve either.
+    bool leaves_rx = zc_is_rx_holder(from) && !zc_is_rx_holder(holder);
+    if (zc_held[holder] >= zc_quota[holder] || (leaves_rx && zc_nfree < zc_reserve)) {
         zc_fail[holder]++;
         return 0;
     }

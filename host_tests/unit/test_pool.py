@@ -161,6 +161,33 @@ def test_rx_reserve():
     _baseline()
 
 
+def test_rx_reserve_holds_against_blocks_kept_from_rx():
+    # A consumer keeping a block that arrived on the RX path (move out of
+    # H_RX) is allocating it in effect: that may not eat into the reserve
+    # either, whatever its quota says. Moves within RX, and between other
+    # holders, are unaffected.
+    lim = _Limits()
+    try:
+        pool.set_reserve(5)
+        rx = _take_all(pool.H_RX)
+        assert pool.nfree() == 0
+        fail0 = pool.stats()["alloc_fail"][pool.H_REASM]
+        assert not pool.move(rx[0], pool.H_REASM)
+        assert pool.holder(rx[0]) == pool.H_RX
+        assert pool.stats()["alloc_fail"][pool.H_REASM] == fail0 + 1
+        assert pool.move(rx[0], pool.H_RXPOST) and pool.move(rx[0], pool.H_RX)
+        _free_all(rx[:4])                       # 4 free: below the reserve
+        assert not pool.move(rx[4], pool.H_REASM)
+        _free_all(rx[4:6])                      # 6 free: the reserve stays whole
+        assert pool.move(rx[6], pool.H_REASM)
+        assert pool.move(rx[6], pool.H_UDP)     # non-RX to non-RX: no reserve rule
+        assert pool.nfree() == 6 and pool.move(rx[7], pool.H_REASM)   # moves free nothing
+        _free_all(rx[6:])
+    finally:
+        lim.restore()
+    _baseline()
+
+
 def test_exhaustion_counts_alloc_fail():
     lim = _Limits()
     try:
