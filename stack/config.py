@@ -14,6 +14,8 @@ QUOTA_APP_BLOCKS = 32
 
 # --- netif / drivers ----------------------------------------------------------
 RX_BUDGET_FRAMES = 32           # frames per poll (NAPI-style): an RX storm cannot starve timers
+RX_BATCH_FRAMES = 8             # frames per driver call; keep <= POOL_RESERVE_RX_BLOCKS so
+                                # a batch's refills always find blocks in the reserve
 TX_REAP_MAX = 32                # completions taken per poll
 TAP_RX_RING = 16
 TAP_TX_RING = 32

@@ -20,22 +20,34 @@ class Netif:
         self.mac_hi = be16(self.mac, 0)
         self.mac_lo = be32(self.mac, 2)
         self.mtu = config.MTU_BYTES
-        self.rx_out = array("i", [0] * (3 * config.RX_BUDGET_FRAMES))
+        self.rx_out = array("i", [0] * (3 * config.RX_BATCH_FRAMES))
         self.reap_out = array("i", [0] * config.TX_REAP_MAX)
         self.gather = [0] * (3 * config.GATHER_MAX_ENTRIES)
 
     # --- RX -----------------------------------------------------------------
     def poll_rx(self, budget):
         """Take up to `budget` frames from the driver and run each through
-        the stack. Returns how many were taken."""
+        the stack, in batches of RX_BATCH_FRAMES: a batch is handed up (and
+        its descriptors refilled) only after the previous one was processed
+        and its blocks kept or freed, so a batch never needs more refill
+        blocks than the RX reserve holds. Returns how many were taken."""
         if budget > config.RX_BUDGET_FRAMES:
             budget = config.RX_BUDGET_FRAMES
+        batch = config.RX_BATCH_FRAMES
         out = self.rx_out
-        n = self.drv.rx_poll(budget, out)
-        for k in range(n):
-            j = 3 * k
-            self.input(pbuf.rx(out[j], out[j + 1]), out[j + 2])
-        return n
+        total = 0
+        while total < budget:
+            want = budget - total
+            if want > batch:
+                want = batch
+            n = self.drv.rx_poll(want, out)
+            for k in range(n):
+                j = 3 * k
+                self.input(pbuf.rx(out[j], out[j + 1]), out[j + 2])
+            total += n
+            if n < want:
+                break
+        return total
 
     def input(self, p, flags):
         ctr = self.ctr

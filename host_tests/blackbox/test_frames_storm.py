@@ -185,13 +185,38 @@ def test_rx_storm_unpaced_pool_holds(checker):
 
 
 @pytest.mark.stack_config(QUOTA_REASM_BLOCKS=128)
+def test_rx_reserve_holds_with_the_quota_lifted(checker):
+    """The reassembly quota lifted to the whole pool: the RX reserve alone
+    keeps held fragments from taking the last blocks, so the driver never
+    runs dry and a ping in the middle of the flood is answered."""
+    c = checker
+    snap = c.snapshot()
+    free = snap["pool"]["free"]
+    reserve = snap["pool"]["reserve"]
+    assert reserve > 0
+    n = free + 40
+    frames = flood_frames(c, ids=1, rounds=n, first_id=0x7400)
+    kept = free - reserve
+    c.step("%d middle fragments of one datagram (%d free, reserve %d)" % (n, free, reserve), frames,
+           dict(eth_rx=n, reasm_fragments=kept, reasm_no_buffer=n - kept),
+           tolerate=("rx_budget_exhausted",))
+    got = c.step("ping with reassembly holding all it may", c.f.ping(), ECHO_ANSWERED(), replies=1)
+    if got:
+        check_echo_reply(c, "ping during the flood", got[0], c.f.ping()[14:])
+    c.step("the reassembly timer frees the blocks (no ICMP: no first fragment)", [],
+           dict(reasm_timeout=1), until="reasm_timeout", wait_s=4)
+    c.raise_failures()
+
+
+@pytest.mark.stack_config(QUOTA_REASM_BLOCKS=128, POOL_RESERVE_RX_BLOCKS=0)
 def test_rx_storm_empties_pool(checker):
-    """With the reassembly quota lifted to the whole pool, held fragments
-    take every free block: the driver then drops frames (rx_no_buffer,
-    descriptor recycled, never a stall), a ping in that state is dropped
-    in the driver, and after the reassembly timer everything is answered
-    again. (With the default quotas no frame mix can do this: see
-    test_rx_storm_unpaced_pool_holds.)"""
+    """With the reassembly quota lifted to the whole pool and no RX reserve,
+    held fragments take every free block: the driver then drops frames
+    (rx_no_buffer, descriptor recycled, never a stall), a ping in that state
+    is dropped in the driver, and after the reassembly timer everything is
+    answered again. (With the default quotas and reserve no frame mix can
+    do this: see test_rx_storm_unpaced_pool_holds and
+    test_rx_reserve_holds_with_the_quota_lifted.)"""
     c = checker
     snap = c.snapshot()
     free = snap["pool"]["free"]
