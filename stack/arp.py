@@ -10,7 +10,7 @@ from micropython import const
 from . import config, pbuf
 from .pool import pool
 from .wire import (BCAST_MAC, ETHERTYPE_ARP, ZERO_MAC, be16, be32, put16, put32,
-                   put_bytes)
+                   put_bytes, same)
 
 ARP_LEN = const(28)
 OP_REQUEST = const(1)
@@ -83,7 +83,7 @@ class Arp:
 
     def _resolve(self, e, b, o, now):
         mac = e[E_MAC]
-        if mac is None or not _same(mac, b, o):
+        if mac is None or not same(mac, 0, b, o, 6):
             e[E_MAC] = bytes(b[o:o + 6])
         e[E_EXPIRES] = now + config.ARP_ENTRY_TTL_MS
         e[E_NREQ] = 0
@@ -234,9 +234,3 @@ class Arp:
                 pbuf.free(d)
         self.cache = {}
 
-
-def _same(mac, b, o):
-    for i in range(6):
-        if mac[i] != b[o + i]:
-            return False
-    return True

@@ -8,7 +8,7 @@ from micropython import const
 from . import config, pbuf
 from .checksum import inet
 from .pool import pool
-from .wire import IPV4_HLEN, be16, put16
+from .wire import IPV4_HLEN, be16, put16, same
 
 MF = const(0x2000)
 OFFMASK = const(0x1FFF)
@@ -81,7 +81,7 @@ class Reasm:
                 continue
             q = f[2]
             qd = q.off + (d[D_FIRST] if s2 == 0 else 0)   # the first one carries its IP header
-            if not _same(b, data_off + lo - start, q.buf, qd + lo - s2, hi - lo):
+            if not same(b, data_off + lo - start, q.buf, qd + lo - s2, hi - lo):
                 ctr["reasm_overlap"] += 1
                 pbuf.free(p)
                 self._drop(d)
@@ -189,9 +189,3 @@ class Reasm:
         for d in list(self.dgrams):
             self._drop(d)
 
-
-def _same(a, ao, b, bo, n):
-    for i in range(n):
-        if a[ao + i] != b[bo + i]:
-            return False
-    return True

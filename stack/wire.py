@@ -1,7 +1,10 @@
 # Field access straight in the frame: (buffer, offset) in, ints out. No
 # slices, no objects: the per-packet path allocates nothing here. Protocol
 # field offsets live beside the code that uses them, as consts.
+import micropython
 from micropython import const
+
+from .compat import IS_MPY
 
 ETH_HLEN = const(14)
 ETHERTYPE_IPV4 = const(0x0800)
@@ -39,17 +42,50 @@ def put32(b, o, v):
     b[o + 3] = v & 0xFF
 
 
-def put_bytes(b, o, src):
-    """Write a short constant field (a MAC address): header bytes, not payload."""
+def put_bytes_plain(b, o, src):
+    """Write a short header field (a MAC address): header bytes, not payload,
+    so not the counted copy helper's business."""
     for i in range(len(src)):
         b[o + i] = src[i]
 
 
-def eq_bytes(b, o, ref):
-    for i in range(len(ref)):
-        if b[o + i] != ref[i]:
+@micropython.viper
+def put_bytes_viper(b, o: int, src):
+    d = ptr8(b)  # noqa: F821  (Viper builtin)
+    s = ptr8(src)  # noqa: F821
+    n = int(len(src))
+    i = 0
+    while i < n:
+        d[o + i] = s[i]
+        i += 1
+
+
+def same_plain(a, ao, b, bo, n):
+    """True when a[ao:ao+n] == b[bo:bo+n], without slicing."""
+    for i in range(n):
+        if a[ao + i] != b[bo + i]:
             return False
     return True
+
+
+@micropython.viper
+def same_viper(a, ao: int, b, bo: int, n: int) -> bool:
+    pa = ptr8(a)  # noqa: F821
+    pb = ptr8(b)  # noqa: F821
+    i = 0
+    while i < n:
+        if pa[ao + i] != pb[bo + i]:
+            return False
+        i += 1
+    return True
+
+
+if IS_MPY:
+    put_bytes = put_bytes_viper
+    same = same_viper
+else:
+    put_bytes = put_bytes_plain
+    same = same_plain
 
 
 def ip_str(a):
