@@ -351,6 +351,72 @@ def _module_run(session, group):
     return runs[key]
 
 
+# pytest reads "[...]" in a node id as the parametrization of its LAST part,
+# so it cannot resolve an argument such as
+# `host_tests/mpy/test_driver_contract.py::mpy[tap]::test_ring_wrap`. Such an
+# argument is turned into its group (`...::mpy[tap]`, which pytest resolves),
+# and the group's other items are deselected afterwards.
+_PICKS_KEY = pytest.StashKey[dict]()
+
+
+def _group_arg(arg):
+    """(path, group, test) for `path::group[x]::test`, (path, group, None) for
+    `path::group[x]`, else None."""
+    base, sq, rest = arg.partition("[")
+    param, close, tail = rest.partition("]")
+    if not sq or not close or "::" not in base or (tail and not tail.startswith("::")):
+        return None
+    strpath, group = base.split("::", 1)
+    return strpath, "%s[%s]" % (group, param), (tail[2:] or None)
+
+
+def pytest_sessionstart(session):
+    args = session.config.args
+    picks = {}          # (abs path, group) -> set of test names; None: whole group
+    kept = []
+    for a in args:
+        g = _group_arg(a)
+        if g is None or g[2] is None:
+            kept.append(a)
+            if g is not None:
+                picks[(os.path.abspath(g[0]), g[1])] = None
+            continue
+        key = (os.path.abspath(g[0]), g[1])
+        if key not in picks:
+            picks[key] = set()
+            kept.append("%s::%s" % (g[0], g[1]))
+        if picks[key] is not None:
+            picks[key].add(g[2])
+    args[:] = kept
+    session.stash[_PICKS_KEY] = picks
+
+
+@pytest.hookimpl(tryfirst=True)   # before -k/-m deselect anything
+def pytest_collection_modifyitems(session, config, items):
+    picks = session.stash.get(_PICKS_KEY, {})
+    if not any(picks.values()):
+        return
+    keep, drop, found = [], [], set()
+    for it in items:
+        key = want = None
+        if isinstance(it, MpyItem):
+            key = (os.path.abspath(str(it.path)), it.parent.name)
+            want = picks.get(key)
+        if want is not None and it.name not in want:
+            drop.append(it)
+        else:
+            keep.append(it)
+            found.add((key, it.name))
+    for key, names in picks.items():
+        for name in sorted(names or ()):
+            if (key, name) not in found:
+                raise pytest.UsageError("not found: %s::%s::%s" % (
+                    os.path.relpath(key[0]), key[1], name))
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_sessionfinish(session):
     for run in session.stash.get(_RUNS_KEY, {}).values():
         run.close()
