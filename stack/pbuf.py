@@ -173,13 +173,15 @@ def free(p):
 
 
 def cat(h, t):
-    """Append t to chain h; h's chain takes over the caller's reference to t."""
+    """Append t to chain h; h's chain takes over the caller's reference to t.
+    Returns h, the head of the chain."""
+    q = h
     while True:
-        h.tot += t.tot
-        if h.next is None:
-            h.next = t
+        q.tot += t.tot
+        if q.next is None:
+            q.next = t
             return h
-        h = h.next
+        q = q.next
 
 
 def chain(h, t):
