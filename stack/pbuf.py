@@ -87,29 +87,27 @@ def alloc(holder, length, headroom):
 
 
 def ram(length, headroom=0):
-    p = Pbuf(RAM, bytearray(headroom + length), headroom, length)
+    return Pbuf(RAM, bytearray(headroom + length), headroom, length)
+
+
+def _external(kind, obj, off, ln):
+    if ln < 0:
+        ln = len(obj) - off
+    if off < 0 or off + ln > len(obj):
+        raise ValueError("window outside the buffer")
+    p = Pbuf(kind, obj, off, ln)
+    p.lo = off
     return p
 
 
 def rom(obj, off=0, ln=-1):
-    if ln < 0:
-        ln = len(obj) - off
-    if off < 0 or off + ln > len(obj):
-        raise ValueError("window outside the buffer")
-    p = Pbuf(ROM, obj, off, ln)
-    p.lo = off
-    return p
+    """ROM pbuf over an immutable buffer (bytes): referenced, never copied."""
+    return _external(ROM, obj, off, ln)
 
 
 def ref_buf(obj, off=0, ln=-1):
     """REF pbuf over a mutable buffer the caller will not touch until told."""
-    if ln < 0:
-        ln = len(obj) - off
-    if off < 0 or off + ln > len(obj):
-        raise ValueError("window outside the buffer")
-    p = Pbuf(REF, obj, off, ln)
-    p.lo = off
-    return p
+    return _external(REF, obj, off, ln)
 
 
 def view(p, off, ln):
