@@ -19,7 +19,7 @@ import ffi
 
 from stack import config
 from stack.core import Stack
-from stack.wire import ip_str, mac_parse
+from stack.wire import ip_parse, ip_str, mac_parse
 
 SIGINT = 2
 SIGUSR1 = 10
@@ -32,6 +32,13 @@ USAGE = ("usage: run.py [--netif tap] [--tap NAME] [--ip A.B.C.D] [--host-ip A.B
          " [--prefix N] [--mac XX:..] [--set NAME=VALUE]...")
 
 
+def die(msg):
+    """A clear error on stderr and exit status 2 (MicroPython prints nothing
+    for SystemExit's argument)."""
+    sys.stderr.write(msg + "\n")
+    sys.exit(2)
+
+
 def parse_args(argv):
     opts = {"netif": "tap", "tap": None, "ip": "198.51.100.2", "host_ip": "198.51.100.1",
             "prefix": "24", "mac": "02:00:00:00:00:02", "gw": None, "set": []}
@@ -42,10 +49,10 @@ def parse_args(argv):
             print(USAGE)
             sys.exit(0)
         if not a.startswith("--") or i + 1 >= len(argv):
-            raise SystemExit(USAGE)
+            die(USAGE)
         key = a[2:].replace("-", "_")
         if key not in opts:
-            raise SystemExit("run.py: unknown option " + a + "\n" + USAGE)
+            die("run.py: unknown option " + a + "\n" + USAGE)
         if key == "set":
             opts["set"].append(argv[i + 1])
         else:
@@ -88,24 +95,37 @@ def make_driver(netif, name):
     if netif == "tap":
         import zctap
         return zctap.TAP(name=name, rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING)
-    raise SystemExit("run.py: unknown NETIF " + netif + " (have: tap)")
+    die("run.py: unknown NETIF " + netif + " (have: tap)")
 
 
 def sh(cmd):
     if os.system(cmd) != 0:
-        raise SystemExit("run.py: failed: " + cmd)
+        die("run.py: failed: " + cmd)
 
 
 def main():
     opts = parse_args(sys.argv[1:])
     for kv in opts["set"]:
         if "=" not in kv:
-            raise SystemExit("run.py: --set wants NAME=VALUE, got " + kv)
+            die("run.py: --set wants NAME=VALUE, got " + kv)
         k, v = kv.split("=", 1)
         try:
             config.override(k, v)
         except KeyError as e:
-            raise SystemExit("run.py: " + str(e.args[0]))
+            die("run.py: " + str(e.args[0]))
+        except ValueError:
+            die("run.py: bad value for %s: %s" % (k, v))
+    # Check every address before touching any interface.
+    try:
+        mac = mac_parse(opts["mac"])
+        ip = ip_parse(opts["ip"])
+        host_ip = ip_parse(opts["host_ip"])
+        gw = ip_parse(opts["gw"]) if opts["gw"] else 0
+        prefix = int(opts["prefix"])
+        if not 0 < prefix <= 30:
+            raise ValueError("prefix")
+    except ValueError as e:
+        die("run.py: bad address or prefix (%s)\n%s" % (e, USAGE))
     here = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
     top = here + "/.."
     sigs = SignalFd((SIGINT, SIGTERM, SIGUSR1))
@@ -113,11 +133,10 @@ def main():
     name = opts["tap"] or "zc0"
     drv = make_driver(opts["netif"], name)
     name = getattr(drv, "name", name)
-    prefix = int(opts["prefix"])
     if not attach:
-        sh("ip addr add %s/%d dev %s" % (opts["host_ip"], prefix, name))
+        sh("ip addr add %s/%d dev %s" % (ip_str(host_ip), prefix, name))
         sh("ip link set %s up" % name)
-    st = Stack(drv, mac_parse(opts["mac"]), opts["ip"], prefix, opts["gw"])
+    st = Stack(drv, mac, ip, prefix, gw)
     rundir = top + "/.run"
     try:
         os.mkdir(rundir)
