@@ -29,6 +29,9 @@ class Arp:
         self.st = stack
         self.ctr = stack.ctr
         self.cache = {}
+        # destinations whose entry went away less than a request interval
+        # after we asked: ip -> when (a new entry waits out the interval)
+        self.asked = {}
 
     # --- input ----------------------------------------------------------------
     def input(self, p, bcast):
@@ -132,12 +135,29 @@ class Arp:
                 v = c[k]
                 if v[E_MAC] is not None and (victim is None or v[E_EXPIRES] < c[victim][E_EXPIRES]):
                     victim = k
-            if victim is None:
+            if victim is None or not self._remember(victim, c[victim], now):
                 return None
             del c[victim]
-        e = [None, 0, now - config.ARP_REQUEST_INTERVAL_MS, 0, []]
+        last = self.asked.pop(ip, now - config.ARP_REQUEST_INTERVAL_MS)
+        e = [None, 0, last, 0, []]
         c[ip] = e
         return e
+
+    def _remember(self, ip, e, now):
+        """Entry e leaves the cache: keep when we last asked for ip if that was
+        within the request interval. False when there is no room for it."""
+        interval = config.ARP_REQUEST_INTERVAL_MS
+        if now - e[E_LAST_REQ] >= interval:
+            return True
+        a = self.asked
+        if len(a) >= config.ARP_CACHE_ENTRIES:
+            for k in list(a):
+                if now - a[k] >= interval:
+                    del a[k]
+            if len(a) >= config.ARP_CACHE_ENTRIES:
+                return False
+        a[ip] = e[E_LAST_REQ]
+        return True
 
     def lookup(self, ip):
         e = self.cache.get(ip)
@@ -222,6 +242,7 @@ class Arp:
         if dead:
             for ip in dead:
                 e = c.pop(ip)
+                self._remember(ip, e, now)
                 for d in e[E_QUEUE]:
                     self.ctr["arp_gave_up"] += 1
                     pbuf.free(d)
@@ -233,4 +254,5 @@ class Arp:
             for d in self.cache[ip][E_QUEUE]:
                 pbuf.free(d)
         self.cache = {}
+        self.asked = {}
 

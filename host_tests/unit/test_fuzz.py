@@ -9,7 +9,7 @@
 import frames
 import fuzz
 from frames import ETH_IP, PROTO_ICMP, PROTO_UDP
-from support import BCAST, PEER_IP, PEER_MAC, SUBNET_BCAST, US_IP, US_MAC, raises
+from support import BCAST, PEER_IP, PEER_MAC, SUBNET_BCAST, US_IP, US_MAC, ip_int, raises
 
 # Frames per seed: the module stays well under 20 s on MicroPython.
 N = 1500
@@ -107,4 +107,35 @@ def test_regression_udp_echo_of_a_datagram_in_seven_fragments():
     assert [(x["offset"], x["mf"], x["tl"]) for x in ips] == [(0, True, 1500), (1480, False, 1448)]
     u = frames.parse_udp(frames.reassemble(ips), US_IP, PEER_IP)
     assert u["checksum_ok"] and u["data"] == frames.pattern(2900, 2)
+    h.final()
+
+
+def test_regression_arp_request_pacing_survives_eviction():
+    # A resolved entry asked for a moment ago was evicted by a burst of ARP
+    # requests from other hosts; the next datagram to it made a new entry
+    # that asked again at once: two requests for one destination within
+    # ARP_REQUEST_INTERVAL_MS (seen at 740 ms apart by the seeded campaign).
+    h = fuzz.Harness()
+    r = h.r
+    peer = ip_int(PEER_IP)
+    del r.st.arp.cache[peer]                 # start with the peer unknown
+    ping = frames.eth(US_MAC, PEER_MAC, ETH_IP,
+                      frames.ipv4(PEER_IP, US_IP, PROTO_ICMP, frames.icmp_echo(1, 1, b"pace")))
+    h.inject(ping)
+    h.poll(r.t + 10)                         # asks for the peer (reply parked)
+    h.inject(frames.eth(US_MAC, PEER_MAC, 0x0806, frames.arp(2, PEER_MAC, PEER_IP, US_MAC, US_IP)))
+    h.poll(r.t + 10)                         # resolved: the parked reply goes out
+    for k in range(r.config.ARP_CACHE_ENTRIES):
+        mac = b"\x02\x00\x00\x00\x01" + bytes((k,))
+        h.inject(frames.eth(BCAST, mac, 0x0806,
+                            frames.arp(1, mac, "198.51.100.%d" % (10 + k), frames.ZERO_MAC, US_IP)))
+    h.poll(r.t + 10)                         # the cache fills: the peer's entry is evicted
+    assert r.st.arp.lookup(peer) is None
+    h.inject(ping)
+    h.poll(r.t + 10)                         # no second request within the interval
+    h.poll(r.t + r.config.ARP_REQUEST_INTERVAL_MS)
+    h.inject(frames.eth(US_MAC, PEER_MAC, 0x0806, frames.arp(2, PEER_MAC, PEER_IP, US_MAC, US_IP)))
+    h.poll(r.t + 10)
+    d = h.delta()
+    assert d["arp_request_tx"] == 2 and d["icmp_echo_tx"] == 2, fuzz._moved(d)
     h.final()
