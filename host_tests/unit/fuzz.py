@@ -679,6 +679,7 @@ class Harness:
                     u["len"], u["checksum"], u["checksum_ok"], len(payload)))
             if u["sport"] != ECHO_PORT:
                 self.fail("UDP from port %d" % u["sport"])
+            self._arrived_chunks(payload, 8, "UDP echo data")
             return
         if ip["proto"] != PROTO_ICMP:
             self.fail("sent protocol %d" % ip["proto"])
@@ -690,6 +691,8 @@ class Harness:
         if m["type"] == 0:
             if group:
                 self.fail("echo reply to %s" % ip["dst"])
+            self._arrived(payload[4:8], "echo reply id/seq")
+            self._arrived_chunks(payload, 8, "echo reply data")
             return
         if m["type"] not in (3, 11):
             self.fail("sent ICMP type %d" % m["type"])
@@ -718,11 +721,21 @@ class Harness:
         if qh["proto"] == PROTO_ICMP and len(q) == qhl:
             self.fail("ICMP error about an ICMP message of unknown type")
         # only bytes that arrived (past the fields reassembly rewrites)
-        tail = q[12:]
+        self._arrived(q[12:], "quote")
+
+    def _arrived(self, part, what):
+        """part (the start of what the stack echoes or quotes) must be bytes
+        of one injected frame."""
         for f in self.recent:
-            if f.find(tail) >= 0:
+            if f.find(part) >= 0:
                 return
-        self.fail("quote not in any injected frame: %s" % _hex(q))
+        self.fail("%s not in any injected frame: %s" % (what, _hex(part)))
+
+    def _arrived_chunks(self, payload, start, what):
+        """Echoed data: each 8-byte chunk (fragment offsets are multiples of
+        8, so a chunk never straddles two fragments) arrived in some frame."""
+        for k in range(start, min(len(payload), start + 40), 8):
+            self._arrived(payload[k:k + 8], what)
 
     # -- the end --
     def delta(self):

@@ -12,7 +12,7 @@ from frames import ETH_IP, PROTO_ICMP, PROTO_UDP
 from support import BCAST, PEER_IP, PEER_MAC, SUBNET_BCAST, US_IP, US_MAC, ip_int, raises
 
 # Frames per seed: the module stays well under 20 s on MicroPython.
-N = 1500
+N = 8000
 
 
 def test_seed_1():
@@ -31,6 +31,13 @@ def test_seed_short_timeouts():
     # timers fire often: reassembly and ARP give-ups in the middle of everything
     fuzz.run_seed(0x5EED0004, N, REASM_TIMEOUT_MS=700, ARP_REQUEST_INTERVAL_MS=300,
                   ARP_ENTRY_TTL_MS=5000, QUOTA_REASM_BLOCKS=8)
+
+
+def test_seed_tight_quotas():
+    # blocks run short everywhere: every no-buffer path drops, counts and frees
+    fuzz.run_seed(0x5EED0005, N, QUOTA_TX_BLOCKS=3, QUOTA_ARPQ_BLOCKS=2, QUOTA_UDP_BLOCKS=3,
+                  QUOTA_REASM_BLOCKS=4, UDP_QUEUE_DATAGRAMS=2, ARP_QUEUE_PER_DEST=1,
+                  REASM_MAX_DATAGRAMS=2, ARP_CACHE_ENTRIES=4)
 
 
 # ---- the engine itself ---------------------------------------------------------------
@@ -64,8 +71,10 @@ def _ip_frame(payload_ip, dst_mac=PEER_MAC):
 def test_checker_rejects_malformed_output():
     # the checks have teeth: each of these, "sent" by the stack, is a failure
     h = fuzz.Harness()
-    echo = frames.ipv4(US_IP, PEER_IP, PROTO_ICMP, frames.icmp_echo(1, 1, b"x", type=0))
+    h.recent.append(frames.icmp_echo(0x4242, 1, b"asked for this"))   # as if it had arrived
+    echo = frames.ipv4(US_IP, PEER_IP, PROTO_ICMP, frames.icmp_echo(0x4242, 1, b"asked for this", type=0))
     h.check_frame(_ip_frame(echo))                                  # a good one passes
+    made_up = frames.ipv4(US_IP, PEER_IP, PROTO_ICMP, frames.icmp_echo(0x4242, 1, b"never asked for", type=0))
     bad_sum = bytearray(echo)
     bad_sum[10] ^= 1
     long_tl = bytearray(echo)
@@ -76,7 +85,7 @@ def test_checker_rejects_malformed_output():
     err_to_bcast = frames.ipv4(US_IP, SUBNET_BCAST, PROTO_ICMP, frames.icmp(3, 3, bytes(4), quoted_bcast))
     bad_udp = frames.ipv4(US_IP, PEER_IP, PROTO_UDP, frames.udp(7, 9, b"abc", US_IP, PEER_IP, "bad"))
     big = frames.ipv4(US_IP, PEER_IP, PROTO_UDP, frames.udp(7, 9, bytes(1473), US_IP, PEER_IP))
-    for bad in (bytes(bad_sum), bytes(long_tl), err_about_err, err_to_bcast, bad_udp, big):
+    for bad in (bytes(bad_sum), bytes(long_tl), err_about_err, err_to_bcast, bad_udp, big, made_up):
         raises(AssertionError, h.check_frame, _ip_frame(bad))
     raises(AssertionError, h.check_frame, frames.eth(BCAST, US_MAC, 0x0806, bytes(27)))
     h.r.finish()
