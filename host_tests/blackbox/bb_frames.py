@@ -25,8 +25,9 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import netns as netns_mod  # noqa: E402  (host_tests/netns.py)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "tools"))
+import netns as netns_mod  # noqa: E402  (tools/netns.py)
 
 TAP = "zc0"
 HOST_IP = "198.51.100.1"

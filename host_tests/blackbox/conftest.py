@@ -27,10 +27,10 @@ import time
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import netns as netns_mod  # noqa: E402  (host_tests/netns.py)
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import netns as netns_mod  # noqa: E402  (tools/netns.py)
+
 MPY_BIN = os.environ.get("ZC_MICROPYTHON", os.path.join(ROOT, "build", "unix", "micropython"))
 RUN_PY = os.path.join(ROOT, "tools", "run.py")
 
@@ -251,8 +251,8 @@ class Stack:
         from scapy.all import conf
         if self._l2 is None:
             # Crafted frames only ever leave through an interface without a default route.
-            r = self.netns.run(["ip", "route", "show", "default"])
-            assert r.returncode == 0 and not r.stdout.strip(), "default route in test ns: " + r.stdout
+            routes = self.netns.default_route()
+            assert not routes, "default route in test ns: " + routes
             with self.ns():
                 assert netns_mod.in_private_ns()
                 self._l2 = conf.L2socket(iface=TAP)

@@ -36,8 +36,6 @@ end (losses are data, not an error), 1 when the time limit cut it short, 2 when
 the set-up failed.
 """
 import argparse
-import ctypes
-import ctypes.util
 import datetime
 import json
 import math
@@ -55,6 +53,9 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from netns import NetNS, NetnsError, sh  # noqa: E402  (tools/netns.py)
+
 DEFAULT_MPY = os.path.join(ROOT, "build", "unix", "micropython")
 RUN_PY = os.path.join(ROOT, "tools", "run.py")
 DEFAULT_OUT = os.path.join(ROOT, "build", "bench", "echo_rtt.json")
@@ -83,17 +84,12 @@ SNAPSHOT_TIMEOUT_S = 5
 STOP_TIMEOUT_S = 15
 BASELINE_WAIT_S = 3.0
 ECHO_SERVER_SLACK_S = 60
+NS_RUN_TIMEOUT_S = 30
 
-CLONE_NEWNET = 0x40000000
 SOL_RAW = 255
 ICMP_FILTER = 1
 ICMP_ECHOREPLY = 0
 ICMP_ECHO = 8
-
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-_libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
-_libc.setns.restype = ctypes.c_int
-_ORIG_NS_ID = os.stat("/proc/self/ns/net").st_ino
 
 
 class BenchError(Exception):
@@ -108,94 +104,18 @@ def log(msg):
     print("echo_rtt: " + msg, file=sys.stderr, flush=True)
 
 
-def sh(argv, timeout=30, check=True):
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
-                       stdin=subprocess.DEVNULL)
-    if check and r.returncode != 0:
-        raise BenchError("%s failed (%d): %s" % (" ".join(argv), r.returncode,
-                                                 (r.stderr or r.stdout).strip()))
-    return r
-
-
-def _setns(fd):
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, "setns: " + os.strerror(e))
-
-
-def _thread_ns_id():
-    return os.stat("/proc/thread-self/ns/net").st_ino
-
-
 # ---------------------------------------------------------------- namespaces
 
-class Netns:
-    """One private network namespace made here (lo up, IPv6 off)."""
-
-    def __init__(self, name):
-        self.name = name
-        self.made = False
-
-    def create(self):
-        sh(["ip", "netns", "add", self.name])
-        self.made = True
-        sh(["ip", "-n", self.name, "link", "set", "lo", "up"])
-        # Else Linux sends router solicitations and MLD reports.
-        self.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-                  "net.ipv6.conf.default.disable_ipv6=1"])
-        return self
-
-    def argv(self, argv):
-        return ["ip", "netns", "exec", self.name] + list(argv)
-
-    def run(self, argv, timeout=30, check=True):
-        return sh(self.argv(argv), timeout=timeout, check=check)
-
-    def socket(self, *args, device=None):
-        """A socket that belongs to this namespace (made with this thread
-        inside it), bound to `device` there."""
-        fd = os.open("/var/run/netns/" + self.name, os.O_RDONLY | os.O_CLOEXEC)
-        prev = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _setns(fd)
-            try:
-                if _thread_ns_id() == _ORIG_NS_ID:
-                    raise BenchError("setns left us in the original namespace; refusing")
-                s = socket.socket(*args)
-                if device:
-                    s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
-            finally:
-                _setns(prev)
-        finally:
-            os.close(prev)
-            os.close(fd)
-        return s
-
-    def check_route(self, dst, dev):
-        """The route to dst inside this namespace leaves by dev, and the
-        namespace has no default route (so nothing can go anywhere else)."""
-        r = self.run(["ip", "-4", "route", "get", dst])
-        words = r.stdout.split()
-        if "dev" not in words or words[words.index("dev") + 1] != dev:
-            raise BenchError("in %s the route to %s is not via %s: %s"
-                             % (self.name, dst, dev, r.stdout.strip()))
-        r = self.run(["ip", "-4", "route", "show", "default"])
-        if r.stdout.strip():
-            raise BenchError("namespace %s has a default route; refusing" % self.name)
-
-    def delete(self):
-        """Remove the namespace; whatever still runs inside was started by this
-        tool (the namespace is ours), so it is killed first."""
-        if not self.made:
-            return
-        r = sh(["ip", "netns", "pids", self.name], check=False)
-        for tok in r.stdout.split():
-            try:
-                os.kill(int(tok), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
-                pass
-        sh(["ip", "netns", "delete", self.name], check=False)
-        self.made = False
+def check_route(ns, dst, dev):
+    """The route to dst inside namespace ns leaves by dev, and the namespace
+    has no default route (so nothing can go anywhere else)."""
+    r = ns.run(["ip", "-4", "route", "get", dst], check=True)
+    words = r.stdout.split()
+    if "dev" not in words or words[words.index("dev") + 1] != dev:
+        raise BenchError("in %s the route to %s is not via %s: %s"
+                         % (ns.name, dst, dev, r.stdout.strip()))
+    if ns.default_route():
+        raise BenchError("namespace %s has a default route; refusing" % ns.name)
 
 
 def wait_addr(ns, dev, ip, timeout=5.0):
@@ -228,12 +148,12 @@ class StackProc:
                            (RUN_PY, "tools/run.py")):
             if not os.path.exists(path):
                 raise BenchError("%s missing: %s" % (what, path))
-        argv = self.ns.argv([self.mpy, RUN_PY, "--netif", "tap",
-                             "--ip", PEER_IP, "--host-ip", HOST_IP,
-                             "--prefix", str(PREFIX_LEN)])
-        self.proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True, errors="replace", bufsize=1)
+        argv = [self.mpy, RUN_PY, "--netif", "tap",
+                "--ip", PEER_IP, "--host-ip", HOST_IP,
+                "--prefix", str(PREFIX_LEN)]
+        self.proc = self.ns.popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, errors="replace", bufsize=1)
         self.err = []
         threading.Thread(target=self._pump, args=(self.proc.stdout, True), daemon=True).start()
         threading.Thread(target=self._pump, args=(self.proc.stderr, False), daemon=True).start()
@@ -364,10 +284,10 @@ while time.monotonic() < end:
 
 
 def start_echo_server(ns, lifetime_s):
-    proc = subprocess.Popen(ns.argv([sys.executable, "-c", ECHO_SERVER, PEER_IP,
-                                     str(UDP_ECHO_PORT), "%.0f" % lifetime_s]),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = ns.popen([sys.executable, "-c", ECHO_SERVER, PEER_IP,
+                     str(UDP_ECHO_PORT), "%.0f" % lifetime_s],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, text=True)
     r, _, _ = select.select([proc.stdout], [], [], 10)
     line = proc.stdout.readline() if r else ""
     if not line.startswith("ECHO-READY"):
@@ -614,9 +534,9 @@ def main(argv=None):
         signal.signal(s, _on_signal)
 
     rnd = secrets.token_hex(3)
-    zns = Netns("zcb-" + rnd)
-    hns = Netns("zcbh-" + rnd)
-    pns = Netns("zcbp-" + rnd)
+    zns = NetNS("zcb-" + rnd, run_timeout=NS_RUN_TIMEOUT_S)
+    hns = NetNS("zcbh-" + rnd, run_timeout=NS_RUN_TIMEOUT_S)
+    pns = NetNS("zcbp-" + rnd, run_timeout=NS_RUN_TIMEOUT_S)
     stack = None
     echo = None
     result = {
@@ -640,12 +560,12 @@ def main(argv=None):
         t_start = time.monotonic()
         deadline = t_start + a.time_limit
         # zcstack: run.py creates zc0 in zns and configures its host side.
-        zns.create()
+        zns.make()
         stack = StackProc(zns, a.micropython).start()
-        zns.check_route(PEER_IP, TAP)
+        check_route(zns, PEER_IP, TAP)
         # Linux reference: veth between hns and pns.
-        hns.create()
-        pns.create()
+        hns.make()
+        pns.make()
         sh(["ip", "-n", hns.name, "link", "add", VETH_HOST, "type", "veth",
             "peer", "name", VETH_PEER, "netns", pns.name])
         sh(["ip", "-n", hns.name, "addr", "add", "%s/%d" % (HOST_IP, PREFIX_LEN), "dev", VETH_HOST])
@@ -654,7 +574,7 @@ def main(argv=None):
         sh(["ip", "-n", pns.name, "link", "set", VETH_PEER, "up"])
         wait_addr(hns, VETH_HOST, HOST_IP)
         wait_addr(pns, VETH_PEER, PEER_IP)
-        hns.check_route(PEER_IP, VETH_HOST)
+        check_route(hns, PEER_IP, VETH_HOST)
         echo = start_echo_server(pns, a.time_limit + ECHO_SERVER_SLACK_S)
         result["stack_ready"] = stack.ready
 
@@ -710,7 +630,7 @@ def main(argv=None):
         log("interrupted (%s); cleaning up" % (e or "Ctrl-C"))
         result["error"] = "interrupted"
         rc = 130
-    except (BenchError, OSError, subprocess.SubprocessError) as e:
+    except (BenchError, NetnsError, OSError, subprocess.SubprocessError) as e:
         log("failed: %s" % e)
         result["error"] = str(e)
         rc = 2

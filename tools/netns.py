@@ -1,8 +1,11 @@
-"""Private network namespaces for host tests (CPython side).
+"""Private network namespaces (CPython side): the black-box tests
+(host_tests/blackbox) and the bench (tools/bench/echo_rtt.py).
 
     ns = NetNS.create()          # `ip netns add zct<random>`, lo up, IPv6 off
+    ns = NetNS("zcb-1234").make()    # the same under a name chosen by the caller
     with ns.enter():             # this thread now lives in the namespace
         sock = socket.socket(...)    # sockets made here belong to it
+    ns.socket(AF_INET, SOCK_DGRAM, device="zc0")   # the same in one call
     ns.run(["ping", ...])        # `ip netns exec NAME ...`
     ns.delete()                  # always, even after a failure
 
@@ -12,13 +15,15 @@ started in (an fd of /proc/self/ns/net kept open from import time). setns
 moves only the calling thread; threads started inside inherit the namespace.
 
 Safety: every test network is 198.51.100.0/24 inside a namespace made here;
-in_private_ns() lets senders refuse to run in the original namespace.
+in_private_ns() lets senders refuse to run in the original namespace, and
+default_route() shows whether anything could leave a namespace at all.
 """
 import contextlib
 import ctypes
 import ctypes.util
 import os
 import secrets
+import socket
 import subprocess
 
 CLONE_NEWNET = 0x40000000
@@ -54,35 +59,49 @@ def in_private_ns():
     return current_ns_id() != _ORIG_ID
 
 
-def _sh(argv, timeout=30, check=True):
+class NetnsError(RuntimeError):
+    pass
+
+
+def sh(argv, timeout=30, check=True):
+    """Run a command (text); with check, a non-zero exit raises NetnsError."""
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                        stdin=subprocess.DEVNULL)
     if check and r.returncode != 0:
-        raise RuntimeError("%s failed (%d): %s" % (" ".join(argv), r.returncode,
+        raise NetnsError("%s failed (%d): %s" % (" ".join(argv), r.returncode,
                                                    (r.stderr or r.stdout).strip()))
     return r
 
 
 class NetNS:
-    def __init__(self, name):
+    """One private network namespace made here. run_timeout: the default
+    bound on run() (the bench keeps its own)."""
+
+    def __init__(self, name, run_timeout=60):
         self.name = name
         self.path = os.path.join(NETNS_DIR, name)
+        self.run_timeout = run_timeout
+        self.made = False
         self._fd = None
 
     @classmethod
     def create(cls, prefix="zct"):
-        ns = cls(prefix + secrets.token_hex(4))
-        _sh(["ip", "netns", "add", ns.name])
+        return cls(prefix + secrets.token_hex(4)).make()
+
+    def make(self):
+        """`ip netns add`, lo up, IPv6 off; on failure the namespace is removed."""
+        sh(["ip", "netns", "add", self.name])
+        self.made = True
         try:
-            ns._fd = os.open(ns.path, os.O_RDONLY | os.O_CLOEXEC)
-            _sh(["ip", "-n", ns.name, "link", "set", "lo", "up"])
+            self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            sh(["ip", "-n", self.name, "link", "set", "lo", "up"])
             # Else Linux sends router solicitations and MLD reports at the stack.
-            ns.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
-                    "net.ipv6.conf.default.disable_ipv6=1"], check=True)
+            self.run(["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                      "net.ipv6.conf.default.disable_ipv6=1"], check=True)
         except BaseException:
-            ns.delete()
+            self.delete()
             raise
-        return ns
+        return self
 
     @contextlib.contextmanager
     def enter(self):
@@ -98,16 +117,33 @@ class NetNS:
         finally:
             os.close(prev)
 
-    def run(self, argv, timeout=60, check=False):
+    def socket(self, *args, device=None):
+        """A socket that belongs to this namespace (made with this thread
+        inside it), bound to `device` there."""
+        with self.enter():
+            if not in_private_ns():
+                raise NetnsError("setns left us in the original namespace; refusing")
+            s = socket.socket(*args)
+            if device:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, device.encode())
+        return s
+
+    def run(self, argv, timeout=None, check=False):
         """Run a command inside the namespace: CompletedProcess (text)."""
-        return _sh(["ip", "netns", "exec", self.name] + list(argv), timeout=timeout, check=check)
+        return sh(["ip", "netns", "exec", self.name] + list(argv),
+                  timeout=self.run_timeout if timeout is None else timeout, check=check)
 
     def popen(self, argv, **kw):
         return subprocess.Popen(["ip", "netns", "exec", self.name] + list(argv), **kw)
 
+    def default_route(self):
+        """The namespace's default route ('' when it has none): whoever sends
+        frames or packets refuses to where one exists."""
+        return self.run(["ip", "-4", "route", "show", "default"], check=True).stdout.strip()
+
     def link_mac(self, ifname):
         """MAC address of an interface in the namespace, or None."""
-        r = _sh(["ip", "-n", self.name, "-o", "link", "show", "dev", ifname], check=False)
+        r = sh(["ip", "-n", self.name, "-o", "link", "show", "dev", ifname], check=False)
         if r.returncode != 0:
             return None
         words = r.stdout.split()
@@ -116,24 +152,28 @@ class NetNS:
         return None
 
     def has_link(self, ifname):
-        return _sh(["ip", "-n", self.name, "link", "show", "dev", ifname],
+        return sh(["ip", "-n", self.name, "link", "show", "dev", ifname],
                    check=False).returncode == 0
 
     def pids(self):
-        r = _sh(["ip", "netns", "pids", self.name], check=False)
-        return [int(p) for p in r.stdout.split()]
+        r = sh(["ip", "netns", "pids", self.name], check=False)
+        return [int(p) for p in r.stdout.split() if p.isdigit()]
 
     def delete(self):
-        """Remove the namespace, killing anything still inside it."""
+        """Remove the namespace, killing anything still inside it (it is ours);
+        nothing when it was never made or is already gone."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if not self.made:
+            return
         for pid in self.pids():
             try:
                 os.kill(pid, 9)
             except ProcessLookupError:
                 pass
-        _sh(["ip", "netns", "delete", self.name], check=False)
+        sh(["ip", "netns", "delete", self.name], check=False)
+        self.made = False
 
     def __repr__(self):
         return "NetNS(%r)" % self.name
