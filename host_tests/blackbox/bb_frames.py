@@ -28,6 +28,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), "tools"))
 import netns as netns_mod  # noqa: E402  (tools/netns.py)
+from zcrun import counter_delta, driver_delta, pool_at_baseline  # noqa: E402  (tools/zcrun.py)
 
 TAP = "zc0"
 HOST_IP = "198.51.100.1"
@@ -242,24 +243,6 @@ def describe(frames, limit=6):
 
 # ---- counters ------------------------------------------------------------------
 
-def counter_delta(before, after):
-    d = {}
-    for k, v in after["counters"].items():
-        dv = v - before["counters"].get(k, 0)
-        if dv:
-            d[k] = dv
-    return d
-
-
-def driver_delta(before, after):
-    d = {}
-    for k, v in after.get("driver", {}).items():
-        dv = v - before.get("driver", {}).get(k, 0)
-        if dv:
-            d[k] = dv
-    return d
-
-
 def frames_consumed(snap):
     """Frames the driver took off the TAP (delivered or dropped)."""
     dr = snap.get("driver", {})
@@ -382,13 +365,7 @@ class Checker:
 
     def quiesce(self, timeout=4.0):
         """Wait (bounded) until the pool is back at baseline."""
-        deadline = time.monotonic() + timeout
-        while True:
-            snap = self.snapshot()
-            p = snap["pool"]
-            if p["free"] + p["held"][0] == p["total"] or time.monotonic() >= deadline:
-                return snap
-            time.sleep(0.05)
+        return self.st.snapshot_until(lambda snap: pool_at_baseline(snap["pool"]), timeout, 0.05)
 
 
 # ---- answers checked byte by byte ------------------------------------------------

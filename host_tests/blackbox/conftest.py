@@ -17,12 +17,7 @@ an unclean exit fails the test. Tunables for a test:
 """
 import json
 import os
-import queue
-import signal
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 import pytest
@@ -30,20 +25,15 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import netns as netns_mod  # noqa: E402  (tools/netns.py)
-
-MPY_BIN = os.environ.get("ZC_MICROPYTHON", os.path.join(ROOT, "build", "unix", "micropython"))
-RUN_PY = os.path.join(ROOT, "tools", "run.py")
+import zcrun  # noqa: E402  (tools/zcrun.py: the client side of run.py's protocol)
+from zcrun import pool_at_baseline  # noqa: E402
 
 TAP = "zc0"
 HOST_IP = "198.51.100.1"
 STACK_IP = "198.51.100.2"
 SUBNET_BCAST = "198.51.100.255"
 STACK_MAC = "02:00:00:00:00:02"
-H_RXPOST = 0
 
-READY_TIMEOUT_S = 30
-COUNTERS_TIMEOUT_S = 5
-STOP_TIMEOUT_S = 15
 QUIESCE_S = 3.0
 
 # Shortened for tests (names from stack/config.py).
@@ -84,26 +74,19 @@ def pytest_runtest_makereport(item, call):
             rep.sections.append(("stack stdout (%s)" % rep.when, "".join(st.other_stdout)[-8000:]))
 
 
-def pool_at_baseline(pool):
-    """DESIGN invariant 4, and no double free ever counted."""
-    return pool["free"] + pool["held"][H_RXPOST] == pool["total"] and not pool.get("bad_free")
-
-
 class StackError(AssertionError):
     pass
 
 
-class Stack:
+class Stack(zcrun.RunPy):
     """The stack under test: one tools/run.py process in one namespace."""
 
+    what = "the stack"
+    error = StackError
+
     def __init__(self, ns, settings):
-        self.netns = ns
-        self.settings = settings
-        self.ready = None
-        self.stopped = None
-        self.other_stdout = []
-        self._lines = queue.Queue()
-        self._err = tempfile.TemporaryFile(mode="w+b")
+        # The source tree wins over the frozen copy of `stack` (as in the unit lane).
+        super().__init__(ns, settings=settings, micropypath=zcrun.SOURCE_FIRST)
         self._l2 = None
         self.host_mac = None
         self.stack_ip = STACK_IP
@@ -112,23 +95,7 @@ class Stack:
 
     # ------------------------------------------------------------ lifecycle
     def start(self):
-        for path, what in ((MPY_BIN, "MicroPython binary (run `make build`)"),
-                           (RUN_PY, "tools/run.py")):
-            if not os.path.exists(path):
-                raise StackError("%s missing: %s" % (what, path))
-        argv = [MPY_BIN, RUN_PY, "--netif", "tap"]
-        for k, v in sorted(self.settings.items()):
-            argv += ["--set", "%s=%s" % (k, v)]
-        self.argv = argv
-        env = dict(os.environ)
-        # The source tree wins over the frozen copy of `stack` (as in the unit lane).
-        env["MICROPYPATH"] = ROOT + ":.frozen"
-        self.proc = self.netns.popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, env=env,
-                                     stdout=subprocess.PIPE, stderr=self._err,
-                                     text=True, errors="replace", bufsize=1)
-        threading.Thread(target=self._read_stdout, daemon=True).start()
-        line = self._next_line(lambda s: s.startswith("READY"), READY_TIMEOUT_S, "READY")
-        self.ready = _json_after(line, "READY")
+        super().start()
         if isinstance(self.ready, dict):
             self.stack_ip = self.ready.get("ip", STACK_IP)
             self.stack_mac = self.ready.get("mac", STACK_MAC)
@@ -144,81 +111,19 @@ class Stack:
         self.host_mac = self.netns.link_mac(TAP)
         return self
 
-    def _read_stdout(self):
-        for line in self.proc.stdout:
-            self._lines.put(line)
-        self._lines.put(None)
-
-    def _next_line(self, want, timeout, what):
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise StackError("timed out after %.0f s waiting for %s from the stack" % (timeout, what))
-            try:
-                line = self._lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                self._lines.put(None)  # stay at EOF for later readers
-                rc = self.proc.wait(5)
-                raise StackError("the stack exited (status %s) while we waited for %s" % (rc, what))
-            if want(line):
-                return line
-            self.other_stdout.append(line)
-
-    def stderr_text(self, limit=16000):
-        try:
-            self._err.flush()
-            self._err.seek(0)
-            data = self._err.read()
-        except ValueError:
-            return ""
-        return data.decode("utf-8", "replace")[-limit:]
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        """SIGTERM, then the STOPPED line and exit status 0 (bounded)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            line = self._next_line(lambda s: s.startswith("STOPPED"), STOP_TIMEOUT_S, "STOPPED")
-            self.stopped = _json_after(line, "STOPPED")
-        finally:
-            try:
-                rc = self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                rc = self.proc.wait(5)
-                raise StackError("the stack did not exit within %d s of SIGTERM (killed)" % STOP_TIMEOUT_S)
-        return rc
-
     def kill(self):
-        if getattr(self, "proc", None) is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
         self.close_sockets()
-        self._err.close()
+        super().kill()
 
     # ------------------------------------------------------------ counters
-    def counters(self, timeout=COUNTERS_TIMEOUT_S):
+    def counters(self, timeout=zcrun.SNAPSHOT_TIMEOUT_S):
         """A fresh snapshot: {"counters", "pool", "driver", "copied"}."""
-        if self.proc.poll() is not None:
-            raise StackError("the stack is not running (exit status %s)" % self.proc.returncode)
-        self.proc.send_signal(signal.SIGUSR1)
-        line = self._next_line(_is_snapshot, timeout, "a counters line (SIGUSR1)")
-        return json.loads(line)
+        return self.snapshot(timeout)
 
     @staticmethod
     def delta(before, after):
         """Counters that changed, plus `copied`, as after - before."""
-        d = {}
-        for k, v in after["counters"].items():
-            dv = v - before["counters"].get(k, 0)
-            if dv:
-                d[k] = dv
+        d = zcrun.counter_delta(before, after)
         d["copied"] = after.get("copied", 0) - before.get("copied", 0)
         return d
 
@@ -229,11 +134,8 @@ class Stack:
         """Poll (bounded) until the pool is at baseline; return the last snapshot."""
         deadline = time.monotonic() + quiesce_s
         time.sleep(0.1)
-        while True:
-            snap = self.counters()
-            if pool_at_baseline(snap["pool"]) or time.monotonic() >= deadline:
-                return snap
-            time.sleep(0.1)
+        return self.snapshot_until(lambda snap: pool_at_baseline(snap["pool"]),
+                                   deadline - time.monotonic(), 0.1)
 
     # ------------------------------------------------------------ namespace
     def ns(self):
@@ -323,26 +225,6 @@ class Stack:
         if self._l2 is not None:
             self._l2.close()
             self._l2 = None
-
-
-def _json_after(line, tag):
-    rest = line[len(tag):].strip()
-    if not rest:
-        return {}
-    try:
-        return json.loads(rest)
-    except ValueError:
-        raise StackError("bad %s line from the stack: %r" % (tag, line))
-
-
-def _is_snapshot(line):
-    if not line.startswith("{"):
-        return False
-    try:
-        d = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(d, dict) and "counters" in d and "pool" in d
 
 
 # ---------------------------------------------------------------- fixtures

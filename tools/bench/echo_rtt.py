@@ -41,7 +41,6 @@ import json
 import math
 import os
 import platform
-import queue
 import secrets
 import select
 import signal
@@ -49,15 +48,15 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from netns import NetNS, NetnsError, sh  # noqa: E402  (tools/netns.py)
+import zcrun  # noqa: E402  (tools/zcrun.py: the client side of run.py's protocol)
+from zcrun import counter_delta, driver_delta  # noqa: E402
 
 DEFAULT_MPY = os.path.join(ROOT, "build", "unix", "micropython")
-RUN_PY = os.path.join(ROOT, "tools", "run.py")
 DEFAULT_OUT = os.path.join(ROOT, "build", "bench", "echo_rtt.json")
 
 # TEST-NET-2 only (never 192.0.2.0/24: the machine's own uplink uses it).
@@ -79,9 +78,6 @@ TARGET_ICMP_P50_MS = 0.15
 LWIP_REFERENCE_ICMP_MS = 0.08
 TARGET_CASE = "icmp_56"
 
-READY_TIMEOUT_S = 30
-SNAPSHOT_TIMEOUT_S = 5
-STOP_TIMEOUT_S = 15
 BASELINE_WAIT_S = 3.0
 ECHO_SERVER_SLACK_S = 60
 NS_RUN_TIMEOUT_S = 30
@@ -131,129 +127,35 @@ def wait_addr(ns, dev, ip, timeout=5.0):
 
 # ---------------------------------------------------------------- zcstack process
 
-class StackProc:
+class StackProc(zcrun.RunPy):
     """tools/run.py under `ip netns exec`, its stdout read by a thread."""
 
+    error = BenchError
+    stderr_tail_lines = 20
+
     def __init__(self, ns, mpy):
-        self.ns = ns
-        self.mpy = mpy
-        self.proc = None
-        self.lines = queue.Queue()
-        self.other = []
-        self.ready = None
-        self.stopped = None
+        super().__init__(ns, mpy, args=["--ip", PEER_IP, "--host-ip", HOST_IP,
+                                        "--prefix", str(PREFIX_LEN)])
 
     def start(self):
-        for path, what in ((self.mpy, "MicroPython binary (run `make build`)"),
-                           (RUN_PY, "tools/run.py")):
-            if not os.path.exists(path):
-                raise BenchError("%s missing: %s" % (what, path))
-        argv = [self.mpy, RUN_PY, "--netif", "tap",
-                "--ip", PEER_IP, "--host-ip", HOST_IP,
-                "--prefix", str(PREFIX_LEN)]
-        self.proc = self.ns.popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, errors="replace", bufsize=1)
-        self.err = []
-        threading.Thread(target=self._pump, args=(self.proc.stdout, True), daemon=True).start()
-        threading.Thread(target=self._pump, args=(self.proc.stderr, False), daemon=True).start()
-        line = self.next_line(lambda s: s.startswith("READY"), READY_TIMEOUT_S, "READY")
-        self.ready = _json_after(line, "READY")
-        wait_addr(self.ns, TAP, HOST_IP)
+        super().start()
+        wait_addr(self.netns, TAP, HOST_IP)
         return self
-
-    def _pump(self, f, is_out):
-        for line in f:
-            if is_out:
-                self.lines.put(line)
-            else:
-                self.err.append(line)
-                del self.err[:-200]
-        if is_out:
-            self.lines.put(None)
-
-    def next_line(self, want, timeout, what):
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise BenchError("timed out after %.0f s waiting for %s from tools/run.py"
-                                 % (timeout, what))
-            try:
-                line = self.lines.get(timeout=left)
-            except queue.Empty:
-                continue
-            if line is None:
-                self.lines.put(None)
-                try:
-                    rc = self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    rc = None
-                raise BenchError("tools/run.py exited (status %s) while we waited for %s; "
-                                 "stderr tail:\n%s" % (rc, what, "".join(self.err[-20:])))
-            if want(line):
-                return line
-            self.other.append(line)
-            del self.other[:-200]
-
-    def snapshot(self):
-        if self.proc.poll() is not None:
-            raise BenchError("tools/run.py is not running (status %s)" % self.proc.returncode)
-        self.proc.send_signal(signal.SIGUSR1)
-        return json.loads(self.next_line(_is_snapshot, SNAPSHOT_TIMEOUT_S,
-                                         "a counters line (SIGUSR1)"))
 
     def snapshot_at_baseline(self):
         """Snapshots (bounded in time) until the pool is back at baseline."""
-        deadline = time.monotonic() + BASELINE_WAIT_S
-        while True:
-            snap = self.snapshot()
-            if pool_at_baseline(snap) or time.monotonic() >= deadline:
-                return snap
-            time.sleep(0.05)
+        return self.snapshot_until(pool_at_baseline, BASELINE_WAIT_S, 0.05)
 
     def stop(self):
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
             try:
-                line = self.next_line(lambda s: s.startswith("STOPPED"), STOP_TIMEOUT_S, "STOPPED")
-                self.stopped = _json_after(line, "STOPPED")
+                self.request_stop()
             except BenchError as e:
                 log(str(e))
-        try:
-            self.proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        self.reap()
         return self.proc.returncode
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                pass
-
-
-def _json_after(line, tag):
-    rest = line[len(tag):].strip()
-    try:
-        return json.loads(rest) if rest else {}
-    except ValueError:
-        raise BenchError("bad %s line from tools/run.py: %r" % (tag, line))
-
-
-def _is_snapshot(line):
-    if not line.startswith("{"):
-        return False
-    try:
-        d = json.loads(line)
-    except ValueError:
-        return False
-    return isinstance(d, dict) and "counters" in d and "pool" in d
 
 
 def pool_at_baseline(snap):
@@ -448,21 +350,6 @@ def summarize(run, count, payload):
     return out
 
 
-def counters_delta(before, after):
-    d = {}
-    for k, v in after.get("counters", {}).items():
-        dv = v - before.get("counters", {}).get(k, 0)
-        if dv:
-            d[k] = dv
-    drv = {}
-    for k, v in (after.get("driver") or {}).items():
-        if isinstance(v, (int, float)):
-            dv = v - (before.get("driver") or {}).get(k, 0)
-            if dv:
-                drv[k] = dv
-    return d, drv
-
-
 def ratio(a, b):
     if a is None or not b:
         return None
@@ -600,7 +487,7 @@ def main(argv=None):
                     after = stack.snapshot_at_baseline()
                     before = t.pop("before_case", None)
                     if before is not None:
-                        d, drv = counters_delta(before, after)
+                        d, drv = counter_delta(before, after), driver_delta(before, after)
                         copied = after.get("copied", 0) - before.get("copied", 0)
                         echoed = len(r.samples) * payload
                         res["counters_delta"] = d
