@@ -137,6 +137,10 @@ def corpus():
     fs("frag_unknown_proto", _ip(99, frames.pattern(160, 9), ident=0x109), (80,))
     fs("frag_many", _ip(PROTO_UDP, _udp(QUEUE_PORT, frames.pattern(232, 10)), ident=0x10A), (8,) * 29)
     fs("frag_echo_big", _ip(PROTO_ICMP, echo(0x58, 4, frames.pattern(4000, 11)), ident=0x10B), (1480, 1480))
+    # replies whose fragments each span several of the request's fragments
+    fs("frag_echo_pieces", _ip(PROTO_ICMP, echo(0x59, 5, frames.pattern(3000, 12)), ident=0x10C), (400,) * 7)
+    fs("frag_udp_echo_pieces", _ip(PROTO_UDP, _udp(ECHO_PORT, frames.pattern(2000, 13)), ident=0x10D),
+       (504, 504, 504))
     return c
 
 
