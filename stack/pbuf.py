@@ -246,34 +246,33 @@ def copied():
     return _copied[0]
 
 
-def copy_out(p, offset, dst, doff, n):
-    """Copy n bytes starting `offset` bytes into chain p to dst[doff:]."""
+def _chain_copy(p, offset, ext, eoff, n, into_chain):
+    """Copy n bytes between chain p (from `offset` bytes in) and ext[eoff:],
+    one window at a time, through the counting helper."""
     done = 0
     while p is not None and done < n:
         if offset >= p.len:
             offset -= p.len
         else:
             k = min(p.len - offset, n - done)
-            copy(dst, doff + done, p.buf, p.off + offset, k)
+            if into_chain:
+                copy(p.buf, p.off + offset, ext, eoff + done, k)
+            else:
+                copy(ext, eoff + done, p.buf, p.off + offset, k)
             done += k
             offset = 0
         p = p.next
     return done
+
+
+def copy_out(p, offset, dst, doff, n):
+    """Copy n bytes starting `offset` bytes into chain p to dst[doff:]."""
+    return _chain_copy(p, offset, dst, doff, n, False)
 
 
 def copy_in(p, offset, src, soff, n):
     """Copy n bytes of src into chain p at `offset` (p must be writable)."""
-    done = 0
-    while p is not None and done < n:
-        if offset >= p.len:
-            offset -= p.len
-        else:
-            k = min(p.len - offset, n - done)
-            copy(p.buf, p.off + offset, src, soff + done, k)
-            done += k
-            offset = 0
-        p = p.next
-    return done
+    return _chain_copy(p, offset, src, soff, n, True)
 
 
 def to_bytes(p):
