@@ -19,13 +19,21 @@ case "$(uname -m)" in
     *) echo "build_micropython: no native emitter known for $(uname -m)" >&2; exit 1 ;;
 esac
 make -s -C "$mpy/mpy-cross" -j"$jobs" >/dev/null
-make -s -C "$mpy/ports/unix" -j"$jobs" \
+# The make log goes to build/unix/build.log (shown when the build fails, or
+# on the terminal with ZC_VERBOSE=1).
+log=$out/build.log
+if [ "${ZC_VERBOSE:-0}" = 1 ]; then log=/dev/stdout; fi
+if ! make -s -C "$mpy/ports/unix" -j"$jobs" \
     VARIANT_DIR="$top/ports/unix/variant" \
     BUILD="$out/obj" PROG=micropython \
     USER_C_MODULES="$top/drivers" \
     FROZEN_MANIFEST="$top/ports/unix/variant/manifest.py" \
     MPY_LIB_DIR="$top/.cache/mpy-lib" \
     MPY_CROSS_FLAGS="-march=$march" \
-    "$@"
+    "$@" >"$log" 2>&1; then
+    [ "$log" = /dev/stdout ] || tail -n 60 "$log" >&2
+    echo "build_micropython: build failed (log: $log)" >&2
+    exit 1
+fi
 cp -f "$out/obj/micropython" "$out/micropython"
 echo "$out/micropython"
