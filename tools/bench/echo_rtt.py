@@ -59,7 +59,7 @@ from zcrun import counter_delta, driver_delta  # noqa: E402
 DEFAULT_MPY = os.path.join(ROOT, "build", "unix", "micropython")
 DEFAULT_OUT = os.path.join(ROOT, "build", "bench", "echo_rtt.json")
 
-# TEST-NET-2 only (never 192.0.2.0/24: the machine's own uplink uses it).
+# TEST-NET-2 (198.51.100.0/24) only: never the network of the machine's own uplink.
 NET_PREFIX = "198.51.100."
 HOST_IP = "198.51.100.1"
 PEER_IP = "198.51.100.2"
