@@ -9,7 +9,7 @@ from micropython import const
 
 from . import config, pbuf
 from .pool import pool
-from .wire import (BCAST_MAC, ETHERTYPE_ARP, ZERO_MAC, be16, be32, put16, put32,
+from .wire import (BCAST_MAC, ETHERTYPE_ARP, ETHERTYPE_IPV4, ZERO_MAC, be16, be32, put16, put32,
                    put_bytes, same)
 
 ARP_LEN = const(28)
@@ -43,7 +43,7 @@ class Arp:
             ctr["arp_truncated"] += 1
             pbuf.free(p)
             return
-        if be16(b, o) != 1 or be16(b, o + 2) != 0x0800 or b[o + 4] != 6 or b[o + 5] != 4:
+        if be16(b, o) != 1 or be16(b, o + 2) != ETHERTYPE_IPV4 or b[o + 4] != 6 or b[o + 5] != 4:
             ctr["arp_bad_format"] += 1
             pbuf.free(p)
             return
@@ -97,7 +97,7 @@ class Arp:
             for d in q:
                 # leaving the ARP queue: its quota is for parked packets only
                 pbuf.charge(d, pool.H_TX)
-                out(d, e[E_MAC], 0x0800)
+                out(d, e[E_MAC], ETHERTYPE_IPV4)
 
     def _reply(self, p):
         """Turn the request in p into our reply, in place when we own the block."""
@@ -169,7 +169,7 @@ class Arp:
         resolution (a later give-up counts as arp_gave_up), False when dropped."""
         e = self.cache.get(nexthop)
         if e is not None and e[E_MAC] is not None:
-            return self.st.netif.output(p, e[E_MAC], 0x0800)
+            return self.st.netif.output(p, e[E_MAC], ETHERTYPE_IPV4)
         now = self.st.now
         ctr = self.ctr
         if e is None:
@@ -205,7 +205,7 @@ class Arp:
         b = p.buf
         o = p.off
         put16(b, o, 1)
-        put16(b, o + 2, 0x0800)
+        put16(b, o + 2, ETHERTYPE_IPV4)
         b[o + 4] = 6
         b[o + 5] = 4
         put16(b, o + 6, op)

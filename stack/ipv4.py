@@ -4,10 +4,10 @@
 from micropython import const
 
 from . import config, pbuf
-from .checksum import finish, inet, sum16
+from .checksum import inet, sum16
 from .pool import pool
 from .reasm import Reasm
-from .wire import (BCAST_MAC, ETH_HLEN, IPV4_HLEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+from .wire import (BCAST_MAC, ETH_HLEN, ETHERTYPE_IPV4, IPV4_HLEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
                    be16, be32, put16, put32)
 
 ALL_HOSTS = const(0xE0000001)  # 224.0.0.1, joined by every host (RFC 1112)
@@ -208,10 +208,10 @@ class Ipv4:
 
     def _link_out(self, p, nexthop, dst):
         if nexthop == LIMITED_BCAST or self.is_bcast(nexthop):
-            return self.st.netif.output(p, BCAST_MAC, 0x0800)
+            return self.st.netif.output(p, BCAST_MAC, ETHERTYPE_IPV4)
         if dst >> 28 == 14:
             m = bytes((0x01, 0x00, 0x5E, (dst >> 16) & 0x7F, (dst >> 8) & 0xFF, dst & 0xFF))
-            return self.st.netif.output(p, m, 0x0800)
+            return self.st.netif.output(p, m, ETHERTYPE_IPV4)
         return self.st.arp.output(p, nexthop)
 
 

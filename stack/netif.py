@@ -6,7 +6,7 @@ from micropython import const
 
 from . import config, pbuf
 from .pool import pool
-from .wire import ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, be16, be32, put16, put_bytes  # noqa: F401
+from .wire import ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, be16, be32, put16, put_bytes
 
 ENOBUFS = const(105)
 

@@ -8,7 +8,7 @@ from micropython import const
 from . import config, pbuf
 from .checksum import inet
 from .pool import pool
-from .wire import IPV4_HLEN, be16, put16, same
+from .wire import be16, put16, same
 
 MF = const(0x2000)
 OFFMASK = const(0x1FFF)
