@@ -53,6 +53,22 @@ class Udp:
         self.pcbs[port] = pcb
         return pcb
 
+    def bind_echo(self, port):
+        """The echo service (RFC 862) on `port`: each datagram goes back to
+        its sender from the block it arrived in (zero copy); one sent to a
+        broadcast or multicast address is not answered (no amplification)."""
+        st = self.st
+        pcb = None
+
+        def echo(p, src, sport):
+            if st.ip.cast:
+                pbuf.free(p)
+            else:
+                pcb.sendto(p, src, sport)
+
+        pcb = self.bind(port, echo)
+        return pcb
+
     def input(self, p):
         ctr = self.ctr
         ip = self.st.ip

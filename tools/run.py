@@ -147,15 +147,7 @@ def main():
     with open(pidfile, "w") as f:
         f.write("%d\n" % pid)
 
-    def echo(p, src, sport):
-        # the UDP echo service (port 7), answered from the received block
-        if st.ip.cast:
-            from stack import pbuf
-            pbuf.free(p)
-            return
-        st.udp.sendto(p, config.UDP_ECHO_PORT, src, sport)
-
-    st.udp.bind(config.UDP_ECHO_PORT, echo)
+    st.udp.bind_echo(config.UDP_ECHO_PORT)
     poller = select.poll()
     poller.register(drv, select.POLLIN)
     poller.register(sigs.fd, select.POLLIN)
@@ -171,7 +163,7 @@ def main():
         if wait < 0:
             wait = 0
         for obj, ev in poller.ipoll(wait):
-            if obj is drv or obj != sigs.fd:
+            if obj != sigs.fd:      # the driver: the next st.poll() takes its frames
                 continue
             s = sigs.take()
             while s:

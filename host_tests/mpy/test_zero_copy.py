@@ -73,11 +73,7 @@ def _arp_request():
 def _setup():
     drv = Memif(rx_ring=8, tx_ring=32)
     st = Stack(drv, STACK_MAC, "198.51.100.2", 24)
-
-    def echo(p, src, sport):
-        st.udp.sendto(p, config.UDP_ECHO_PORT, src, sport)
-
-    st.udp.bind(config.UDP_ECHO_PORT, echo)
+    st.udp.bind_echo(config.UDP_ECHO_PORT)
     drv.inject(_arp_request())     # the peer's ARP entry, so replies go straight out
     st.poll(0)
     drv.take_sent()

@@ -526,12 +526,7 @@ class Harness:
         self.arp_last_req = {}
         self.frags = {}             # sent fragments by (id, dst): [(offset, mf, payload)]
         self.where = ""
-        holder = []
-
-        def echo(p, src, sport):
-            holder[0].sendto(p, src, sport)
-
-        holder.append(r.st.udp.bind(ECHO_PORT, echo))
+        r.st.udp.bind_echo(ECHO_PORT)
         self.queue = r.st.udp.bind(QUEUE_PORT)
 
     def fail(self, msg):

@@ -348,12 +348,7 @@ def test_udp_queue_quota_over_all_ports():
 def test_udp_echo_zero_copy_all_sizes():
     with Rig() as r:
         r.learn()
-        holder = []
-
-        def echo(p, src, sport):
-            holder[0].sendto(p, src, sport)
-
-        holder.append(r.st.udp.bind(7, echo))
+        r.st.udp.bind_echo(7)
         copied = pbuf.copied()
         for n in range(1, 1473):
             data = frames.pattern(n, n)
@@ -393,4 +388,25 @@ def test_udp_broadcast_and_multicast_delivered_to_bound_port():
             pbuf.free(item[0])
         assert got == [b"bcast", b"all", b"mcast"]
         assert r.sent() == []
+        r.finish()
+
+
+def test_echo_service_answers_unicast_only():
+    # RFC 862 echo from the stack's own service: a unicast datagram comes
+    # back intact; one sent to the subnet or limited broadcast is taken in
+    # (udp_rx) but never answered
+    with Rig() as r:
+        r.learn()
+        r.st.udp.bind_echo(7)
+        r.udp_in(40001, 7, b"hello")
+        r.poll()
+        fs = r.sent_parsed()
+        assert len(fs) == 1 and fs[0]["udp"]["data"] == b"hello" and fs[0]["udp"]["dport"] == 40001
+        r.mark()
+        for dst in ("198.51.100.255", "255.255.255.255"):
+            r.udp_in(40002, 7, b"to all", dst=dst, dst_mac=b"\xff" * 6)
+        r.poll()
+        assert r.sent() == []
+        d = r.delta()
+        assert d["udp_rx"] == 2 and "udp_tx" not in d
         r.finish()

@@ -252,12 +252,7 @@ def test_unknown_protocol_unreachable_for_unicast_only():
 def test_fragmented_udp_echo_4000_bytes():
     with Rig() as r:
         r.learn()
-        pcb = []
-
-        def echo(p, src, sport):
-            pcb[0].sendto(p, src, sport)
-
-        pcb.append(r.st.udp.bind(7, echo))
+        r.st.udp.bind_echo(7)
         data = frames.pattern(4000)
         dg = frames.ipv4(PEER_IP, US_IP, PROTO_UDP, frames.udp(40000, 7, data, PEER_IP, US_IP),
                          ident=0x1234)
