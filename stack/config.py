@@ -11,6 +11,8 @@ QUOTA_UDP_BLOCKS = 32           # all UDP receive queues together
 QUOTA_TCP_BLOCKS = 64
 QUOTA_TX_BLOCKS = 48            # headers and copies built for transmission
 QUOTA_APP_BLOCKS = 32
+PBUF_OBJECTS = 512              # pbuf objects, made once: more than blocks, so a stale
+                                # handle meets a freed object, never a new owner's pbuf
 
 # --- netif / drivers ----------------------------------------------------------
 RX_BUDGET_FRAMES = 32           # frames per poll (NAPI-style): an RX storm cannot starve timers
@@ -20,7 +22,9 @@ TX_REAP_MAX = 32                # completions taken per poll
 TAP_RX_RING = 16
 TAP_TX_RING = 32
 MTU_BYTES = 1500
-GATHER_MAX_ENTRIES = 8          # gather entries per frame handed to a driver
+GATHER_MAX_ENTRIES = 16         # gather entries per frame (at most the driver's MAX_SEG);
+                                # a longer chain has its tail copied into one block (counted)
+TX_INFLIGHT_FRAMES = 64         # frames the netif holds until the driver reaps them
 POLL_IDLE_MAX_MS = 1000         # longest sleep when no timer is due
 
 # --- ARP ----------------------------------------------------------------------

@@ -89,3 +89,4 @@ class Stack:
         self.netif.reap()
         self.drv_stats = self.netif.drv.stats()
         self.netif.drv.close()
+        self.netif.release_tx()

@@ -75,6 +75,12 @@ SCHEMA = (
     ("udp_tx", "UDP datagrams sent"),
     # Netif / TX
     ("tx_ring_full", "drop: driver TX ring full (ENOBUFS) for a datagram with no retry"),
+    ("tx_no_header", "drop: no header block for the Ethernet header"),
+    ("tx_no_quota", "drop: the frame's blocks could not be charged to TX (quota or RX reserve)"),
+    ("tx_no_buffer", "drop: no block to linearise a chain longer than the driver's gather table"),
+    ("tx_linearised", "frames whose chain tail was copied into one block (counted as copied bytes)"),
+    ("tx_bad_cookie", "completions the driver reported for no frame we hold (driver bug)"),
+    ("rx_no_pbuf", "drop: a received block found no free pbuf object"),
     ("rx_budget_exhausted", "polls that stopped at the RX budget with frames left"),
 )
 

@@ -22,7 +22,17 @@ class Netif:
         self.mtu = config.MTU_BYTES
         self.rx_out = array("i", [0] * (3 * config.RX_BATCH_FRAMES))
         self.reap_out = array("i", [0] * config.TX_REAP_MAX)
-        self.gather = [0] * (3 * config.GATHER_MAX_ENTRIES)
+        seg = getattr(drv, "MAX_SEG", config.GATHER_MAX_ENTRIES)
+        if seg > config.GATHER_MAX_ENTRIES:
+            seg = config.GATHER_MAX_ENTRIES
+        self.gather = [0] * (3 * seg)
+        # frames in the driver's TX ring: slot -> chain held until reaped
+        # (the frame's cookie is slot + 1; 0 is never used)
+        n = config.TX_INFLIGHT_FRAMES
+        self.tx_held = [None] * n
+        self.tx_extra = [None] * n
+        self.tx_slots = array("h", range(n))   # free slots, a stack of tx_nfree
+        self.tx_nfree = n
 
     # --- RX -----------------------------------------------------------------
     def poll_rx(self, budget):
@@ -43,7 +53,11 @@ class Netif:
             n = self.drv.rx_poll(want, out)
             for k in range(n):
                 j = 3 * k
-                self.input(pbuf.rx(out[j], out[j + 1]), out[j + 2])
+                p = pbuf.rx(out[j], out[j + 1])
+                if p is None:
+                    self.ctr["rx_no_pbuf"] += 1
+                else:
+                    self.input(p, out[j + 2])
             total += n
             if n < want:
                 break
@@ -87,9 +101,9 @@ class Netif:
         """Send chain p (starting at the L3 header) to dst_mac. Consumes the
         caller's reference to p whatever happens. True when queued."""
         if not pbuf.header(p, ETH_HLEN):
-            h = pbuf.alloc(pool.H_TX, ETH_HLEN, 0)
+            h = pbuf.hdr(pool.H_TX, ETH_HLEN)
             if h is None:
-                self.ctr["ipv4_tx_no_buffer"] += 1
+                self.ctr["tx_no_header"] += 1
                 pbuf.free(p)
                 return False
             p = pbuf.cat(h, p)
@@ -103,36 +117,131 @@ class Netif:
         return ok
 
     def send_frame(self, p):
-        """Hand a complete frame to the driver; the driver takes its own
-        references, so the caller still frees its own."""
+        """Hand a complete frame to the driver. The netif keeps a reference
+        to the chain until the driver reports the frame done (tx_reap), so
+        everything the frame points at stays alive and unwritable until then,
+        and is charged to H_TX meanwhile (quota-checked). The caller still
+        frees its own reference. False (counted) when refused."""
+        ctr = self.ctr
+        if not self.tx_nfree:
+            self.reap()
+            if not self.tx_nfree:
+                ctr["tx_ring_full"] += 1
+                return False
+        if not pbuf.charge(p, pool.H_TX):
+            ctr["tx_no_quota"] += 1
+            return False
         g = self.gather
         n = pbuf.gather(p, g)
+        extra = None
         if n < 0:
-            self.ctr["ipv4_tx_no_buffer"] += 1
-            return False
+            extra = self._linearise(p, g)
+            if extra is None:
+                return False
+            n = len(g) // 3
+        self.tx_nfree -= 1
+        slot = self.tx_slots[self.tx_nfree]
         drv = self.drv
-        err = drv.tx(n, g, 0)
+        err = drv.tx(n, g, slot + 1)
         if err == ENOBUFS:
             # The ring is full: let the MAC finish what it can and try once
             # more (a fragmented reply fills a ring within one poll).
             self.reap()
-            err = drv.tx(n, g, 0)
+            err = drv.tx(n, g, slot + 1)
         for k in range(n):           # drop our references to the pieces
             g[3 * k] = 0
-        if err == ENOBUFS:
-            self.ctr["tx_ring_full"] += 1
+        if err:
+            self.tx_slots[self.tx_nfree] = slot
+            self.tx_nfree += 1
+            if extra is not None:
+                pbuf.free(extra)
+            ctr["tx_ring_full"] += 1
             return False
+        pbuf.pref(p)
+        self.tx_held[slot] = p
+        self.tx_extra[slot] = extra
         return True
 
+    def _linearise(self, p, g):
+        """The chain has more pieces than the driver takes per frame: name
+        the first (entries - 1) pieces as they are and copy the rest into one
+        fresh block (counted copy, tx_linearised). Returns that block's pbuf
+        (held until the frame is reaped), or None (counted)."""
+        cap = len(g) // 3
+        n = 0
+        at = 0
+        q = p
+        while n < cap - 1:
+            if q.len:
+                j = 3 * n
+                g[j] = q.blk if q.blk >= 0 else q.buf
+                g[j + 1] = q.off
+                g[j + 2] = q.len
+                n += 1
+                at += q.len
+            q = q.next
+        rest = p.tot - at
+        e = pbuf.alloc(pool.H_TX, rest, 0)
+        if e is None:
+            for k in range(n):
+                g[3 * k] = 0
+            self.ctr["tx_no_buffer"] += 1
+            return None
+        pbuf.copy_out(p, at, e.buf, e.off, rest)
+        j = 3 * n
+        g[j] = e.blk
+        g[j + 1] = e.off
+        g[j + 2] = rest
+        self.ctr["tx_linearised"] += 1
+        return e
+
+    def tx_room(self):
+        """Frames the driver would take now (after reaping what it finished)."""
+        r = self.drv.tx_room()
+        if r == 0:
+            self.reap()
+            r = self.drv.tx_room()
+        f = self.tx_nfree
+        return r if r < f else f
+
     def reap(self):
-        """Let the driver finish what is queued and return completed frames'
-        resources. Bounded: at most a few table-fulls per poll."""
+        """Let the driver finish what is queued and release what finished
+        frames held (their owners learn through pbuf `done` callbacks).
+        Bounded: at most a few table-fulls per poll."""
         out = self.reap_out
+        held = self.tx_held
+        extra = self.tx_extra
         total = 0
         for _ in range(4):
             m = self.drv.tx_reap(out)
+            for k in range(m):
+                s = out[k] - 1
+                if 0 <= s < len(held) and held[s] is not None:
+                    p = held[s]
+                    held[s] = None
+                    e = extra[s]
+                    if e is not None:
+                        extra[s] = None
+                        pbuf.free(e)
+                    self.tx_slots[self.tx_nfree] = s
+                    self.tx_nfree += 1
+                    pbuf.free(p)
+                else:
+                    self.ctr["tx_bad_cookie"] += 1
             total += m
             if m < len(out):
                 break
         return total
 
+    def release_tx(self):
+        """Shutdown: drop what in-flight frames held (after the driver closed)."""
+        held = self.tx_held
+        for s in range(len(held)):
+            if held[s] is not None:
+                pbuf.free(held[s])
+                held[s] = None
+                if self.tx_extra[s] is not None:
+                    pbuf.free(self.tx_extra[s])
+                    self.tx_extra[s] = None
+                self.tx_slots[self.tx_nfree] = s
+                self.tx_nfree += 1

@@ -2,76 +2,133 @@
 #
 # A pbuf is (buf, off, len) plus `next`, `tot` (bytes from here to the end of
 # the chain), a reference count and flags. Kinds, with lwIP's meanings:
-#   POOL  a pool block; the pbuf object for block i is made once at import and
-#         reused (no per-packet allocation). The pbuf object, while referenced,
-#         holds one reference on its block; views and driver TX rings hold
-#         further block references of their own.
-#   RAM   a heap bytearray owned by the pbuf.
-#   ROM   an immutable external buffer (bytes): referenced, never copied.
+#   POOL  a pool block: a frame block, or a small header block (`hdr`), which
+#         the pbuf holds one block reference on while it is alive;
+#   RAM   a heap bytearray owned by the pbuf (stack-owned: it never moves);
+#   ROM   an immutable external buffer (bytes): referenced, never copied;
 #   REF   a mutable external buffer the application promised not to touch until
-#         the send completes; also used for a window onto part of a pool block
-#         (`view`), in which case it holds one reference on that block.
+#         the send completes; also a window onto part of another pbuf (`view`),
+#         which holds a block reference (pool) or a pbuf reference (external).
 # Headers are pushed and popped by moving `off` inside the headroom (`lo` is
 # the lowest offset a header may reach). A pbuf whose block is referenced
-# twice (by the stack and a TX ring, or by two pbufs) is never written.
+# twice (by the stack and a TX ring, or by two pbufs) is never written: a
+# writer asks `writable_or_clone`, which clones the header part only.
+#
+# Pbuf objects are made once (PBUF_OBJECTS of them, more than there are
+# blocks) and handed out in FIFO order, so nothing here allocates per packet
+# and a handle kept after its free() finds a dead object (ref 0) rather than
+# the next owner's pbuf: a stale free/header/ref raises and touches nothing.
+# An object comes back into use only after every other free object did.
+from micropython import const
+
+from . import config
 from .pool import pool
 
-POOL = 0
-RAM = 1
-ROM = 2
-REF = 3
+POOL = const(0)
+RAM = const(1)
+ROM = const(2)
+REF = const(3)
 
 FRAME_OFFSET = pool.FRAME_OFFSET
 BLOCK_SIZE = pool.BLOCK_SIZE
+NBLOCKS = pool.NBLOCKS
+HDR_SIZE = getattr(pool, "HDR_SIZE", 0)
+HNBLOCKS = getattr(pool, "HNBLOCKS", 0)
 
 # The one copy helper's tally: payload bytes copied anywhere in the stack.
 _copied = [0]
+# stale handles caught, objects refused for lack of a free pbuf object
+_errors = [0, 0]
 
 
 class Pbuf:
-    def __init__(self, kind, buf, off, ln, blk=-1):
-        self.kind = kind
-        self.buf = buf
-        self.off = off
-        self.len = ln
-        self.tot = ln
+    def __init__(self):
+        self.kind = POOL
+        self.buf = None
+        self.off = 0
+        self.len = 0
+        self.tot = 0
         self.next = None
-        self.blk = blk      # pool block this pbuf holds a reference on, or -1
-        self.ref = 1        # references to this pbuf object (chains, owners)
+        self.blk = -1       # pool block this pbuf holds a reference on, or -1
+        self.ref = 0        # references to this pbuf object (chains, owners); 0: free
         self.lo = 0         # lowest offset a pushed header may reach
         self.flags = 0
-        self.cookie = 0     # free for the owner (e.g. TX completion tags)
+        self.src = None     # a view of an external buffer: the pbuf it keeps referenced
+        self.done = None    # called with `buf` when the last reference goes (TX completion)
 
     def __repr__(self):
-        return "<pbuf k=%d blk=%d off=%d len=%d tot=%d>" % (
-            self.kind, self.blk, self.off, self.len, self.tot)
+        return "<pbuf k=%d blk=%d off=%d len=%d tot=%d ref=%d>" % (
+            self.kind, self.blk, self.off, self.len, self.tot, self.ref)
 
 
+# ---- the object FIFO -----------------------------------------------------------
+_NOBJ = config.PBUF_OBJECTS
+_ring = [Pbuf() for _ in range(_NOBJ)]
+_fifo = [0, _NOBJ]      # head index, free count
 _views = pool.blocks()
-_pool_pbufs = tuple(Pbuf(POOL, _views[i], 0, 0, i) for i in range(pool.NBLOCKS))
 
 
-def _bind(i, off, ln):
-    p = _pool_pbufs[i]
+def _take():
+    n = _fifo[1]
+    if n == 0:
+        _errors[1] += 1
+        return None
+    h = _fifo[0]
+    p = _ring[h]
+    _ring[h] = None
+    _fifo[0] = (h + 1) % _NOBJ
+    _fifo[1] = n - 1
+    return p
+
+
+def _give(p):
+    n = _fifo[1]
+    _ring[(_fifo[0] + n) % _NOBJ] = p
+    _fifo[1] = n + 1
+
+
+def _bind(kind, buf, off, ln, blk, lo):
+    p = _take()
+    if p is None:
+        return None
+    p.kind = kind
+    p.buf = buf
     p.off = off
     p.len = ln
     p.tot = ln
     p.next = None
+    p.blk = blk
     p.ref = 1
-    p.lo = FRAME_OFFSET     # headers never reach into the alignment pad
+    p.lo = lo
     p.flags = 0
-    p.cookie = 0
     return p
 
 
-def of_block(i):
-    """The pbuf object of pool block i (for a block already held)."""
-    return _pool_pbufs[i]
+def in_use():
+    """pbuf objects currently handed out (0 once the stack is quiesced)."""
+    return _NOBJ - _fifo[1]
 
+
+def stats():
+    return {"objects": _NOBJ, "in_use": _NOBJ - _fifo[1], "stale": _errors[0],
+            "no_object": _errors[1], "copied": _copied[0]}
+
+
+def _live(p):
+    if p.ref <= 0:
+        _errors[0] += 1
+        raise ValueError("stale pbuf (already freed)")
+
+
+# ---- making pbufs ----------------------------------------------------------------
 
 def rx(blk, length):
-    """Wrap a block a driver handed up: the frame at FRAME_OFFSET."""
-    return _bind(blk, FRAME_OFFSET, length)
+    """Wrap a block a driver handed up: the frame at FRAME_OFFSET. None (and
+    the block freed) only when no pbuf object is left."""
+    p = _bind(POOL, _views[blk], FRAME_OFFSET, length, blk, FRAME_OFFSET)
+    if p is None:
+        pool.free(blk)
+    return p
 
 
 def alloc(holder, length, headroom):
@@ -83,11 +140,31 @@ def alloc(holder, length, headroom):
     i = pool.alloc(holder)
     if i < 0:
         return None
-    return _bind(i, off, length)
+    p = _bind(POOL, _views[i], off, length, i, FRAME_OFFSET)
+    if p is None:
+        pool.free(i)
+    return p
+
+
+def hdr(holder, length):
+    """A header pbuf: `length` bytes at the end of a small header block, the
+    rest of the block left as headroom for the headers pushed in front of it.
+    None when the header class (or the holder's share of it) is empty."""
+    if not HDR_SIZE:    # TEMP until the pool's header class lands
+        return alloc(holder, length, 96)
+    if length < 0 or length > HDR_SIZE:
+        return None
+    i = pool.alloc_hdr(holder)
+    if i < 0:
+        return None
+    p = _bind(POOL, _views[i], HDR_SIZE - length, length, i, 0)
+    if p is None:
+        pool.free(i)
+    return p
 
 
 def ram(length, headroom=0):
-    return Pbuf(RAM, bytearray(headroom + length), headroom, length)
+    return _bind(RAM, bytearray(headroom + length), headroom, length, -1, 0)
 
 
 def _external(kind, obj, off, ln):
@@ -95,34 +172,75 @@ def _external(kind, obj, off, ln):
         ln = len(obj) - off
     if off < 0 or off + ln > len(obj):
         raise ValueError("window outside the buffer")
-    p = Pbuf(kind, obj, off, ln)
-    p.lo = off
+    return _bind(kind, obj, off, ln, -1, off)
+
+
+def rom(obj, off=0, ln=-1, done=None):
+    """ROM pbuf over an immutable buffer (bytes): referenced, never copied.
+    `done(obj)` runs when the stack and every TX ring are through with it."""
+    p = _external(ROM, obj, off, ln)
+    if p is not None:
+        p.done = done
     return p
 
 
-def rom(obj, off=0, ln=-1):
-    """ROM pbuf over an immutable buffer (bytes): referenced, never copied."""
-    return _external(ROM, obj, off, ln)
-
-
-def ref_buf(obj, off=0, ln=-1):
-    """REF pbuf over a mutable buffer the caller will not touch until told."""
-    return _external(REF, obj, off, ln)
+def ref_buf(obj, off=0, ln=-1, done=None):
+    """REF pbuf over a mutable buffer the caller promises not to touch (nor
+    resize) until `done(obj)` runs: the zero-copy promise."""
+    p = _external(REF, obj, off, ln)
+    if p is not None:
+        p.done = done
+    return p
 
 
 def view(p, off, ln):
     """A read-only window onto ln bytes at p.buf[off:], sharing p's storage.
-    For a pool block it takes a block reference (the view outlives p safely)."""
-    v = Pbuf(REF, p.buf, off, ln, p.blk)
-    v.lo = off
+    It keeps that storage alive on its own: a block reference for pool
+    memory, a reference on p (or on the pbuf p itself views) otherwise."""
+    _live(p)
+    v = _bind(REF, p.buf, off, ln, p.blk, off)
+    if v is None:
+        return None
     if p.blk >= 0:
-        pool.ref(p.blk)
+        if pool.ref(p.blk) < 0:
+            raise ValueError("block reference refused")
+    else:
+        s = p.src if p.src is not None else p
+        s.ref += 1
+        v.src = s
     return v
 
+
+def views(p, off, n):
+    """A chain of views onto bytes [off, off+n) of chain p (no copy). None
+    when a pbuf object could not be had (nothing is held then)."""
+    head = None
+    while p is not None and n > 0:
+        if off >= p.len:
+            off -= p.len
+            p = p.next
+            continue
+        k = p.len - off
+        if k > n:
+            k = n
+        v = view(p, p.off + off, k)
+        if v is None:
+            if head is not None:
+                free(head)
+            return None
+        head = v if head is None else cat(head, v)
+        n -= k
+        off = 0
+        p = p.next
+    return head
+
+
+# ---- headers and writing -----------------------------------------------------------
 
 def header(p, delta):
     """Push (delta > 0) or pop (delta < 0) header bytes. False if it does not
     fit the headroom, would pop past the data, or the pbuf may not be written."""
+    _live(p)
     off = p.off - delta
     if delta > 0:
         if off < p.lo or not writable(p):
@@ -142,7 +260,36 @@ def writable(p):
     return p.kind == RAM and p.ref == 1
 
 
+def writable_or_clone(p, n, holder):
+    """The one write guard (DESIGN invariant 1): a chain with the same bytes
+    as p whose first n bytes sit in one pbuf the caller may write. p itself
+    when it may be written; otherwise the first n bytes go into a fresh
+    header block (header bytes, not payload) and the rest stays shared as
+    views. Consumes the caller's reference to p; None (p freed) when no
+    block could be had."""
+    if n <= p.len and writable(p):
+        return p
+    if n > p.tot:
+        free(p)
+        return None
+    h = hdr(holder, n) if n <= HDR_SIZE else alloc(holder, n, 0)
+    if h is None:
+        free(p)
+        return None
+    _walk(p, 0, h.buf, h.off, n, False)
+    if p.tot > n:
+        t = views(p, n, p.tot - n)
+        if t is None:
+            free(h)
+            free(p)
+            return None
+        cat(h, t)
+    free(p)
+    return h
+
+
 def pref(p):
+    _live(p)
     p.ref += 1
 
 
@@ -153,19 +300,30 @@ def refcount(p):
 def free(p):
     """Drop one reference of the chain head; each pbuf that reaches zero is
     released and the walk goes on to the next (lwIP pbuf_free). Returns how
-    many pbufs were released."""
+    many pbufs were released. A stale handle raises ValueError."""
     n = 0
     while p is not None:
-        nxt = p.next
-        if p.ref <= 0:
-            raise ValueError("pbuf freed twice")
+        _live(p)
         p.ref -= 1
         if p.ref:
             break
+        nxt = p.next
         if p.blk >= 0:
             pool.free(p.blk)
+        s = p.src
+        cb = p.done
+        buf = p.buf
         p.next = None
+        p.src = None
+        p.done = None
+        p.buf = None
+        p.blk = -1
+        _give(p)
         n += 1
+        if s is not None:
+            free(s)
+        if cb is not None:
+            cb(buf)
         p = nxt
     return n
 
@@ -189,24 +347,26 @@ def chain(h, t):
     return h
 
 
-_moved = [0] * 128  # charge(): (block, previous holder) pairs, for the undo
+_moved = [0] * (2 * (NBLOCKS + HNBLOCKS))  # charge(): (block, previous holder) pairs
 
 
 def charge(p, holder):
-    """Recharge every pool block of the chain to `holder`, all or nothing:
-    when the pool refuses one (quota, or the RX reserve), the blocks already
-    moved go back to their previous holders and the answer is False."""
+    """Recharge every pool block the chain keeps alive (its own blocks and
+    those its views look into) to `holder`, all or nothing: when the pool
+    refuses one (quota, or the RX reserve), the blocks already moved go back
+    to their previous holders and the answer is False."""
     n = 0
     q = p
     while q is not None:
-        if q.kind == POOL:
-            was = pool.holder(q.blk)
+        b = q.blk
+        if b >= 0:
+            was = pool.holder(b)
             if was != holder:
-                if 2 * n == len(_moved) or not pool.move(q.blk, holder):
+                if 2 * n == len(_moved) or not pool.move(b, holder):
                     for k in range(n):
                         pool.move(_moved[2 * k], _moved[2 * k + 1])
                     return False
-                _moved[2 * n] = q.blk
+                _moved[2 * n] = b
                 _moved[2 * n + 1] = was
                 n += 1
         q = q.next
@@ -234,6 +394,8 @@ def trim(p, new_tot):
     return True
 
 
+# ---- copying -------------------------------------------------------------------------
+
 def copy(dst, doff, src, soff, n):
     """The only way payload bytes are copied in zcstack: counted."""
     if n > 0:
@@ -246,9 +408,9 @@ def copied():
     return _copied[0]
 
 
-def _chain_copy(p, offset, ext, eoff, n, into_chain):
-    """Copy n bytes between chain p (from `offset` bytes in) and ext[eoff:],
-    one window at a time, through the counting helper."""
+def _walk(p, offset, ext, eoff, n, into_chain):
+    """Move n bytes between chain p (from `offset` bytes in) and ext[eoff:],
+    one window at a time. Not counted: callers that move payload count."""
     done = 0
     while p is not None and done < n:
         if offset >= p.len:
@@ -256,9 +418,9 @@ def _chain_copy(p, offset, ext, eoff, n, into_chain):
         else:
             k = min(p.len - offset, n - done)
             if into_chain:
-                copy(p.buf, p.off + offset, ext, eoff + done, k)
+                p.buf[p.off + offset:p.off + offset + k] = memoryview(ext)[eoff + done:eoff + done + k]
             else:
-                copy(ext, eoff + done, p.buf, p.off + offset, k)
+                ext[eoff + done:eoff + done + k] = memoryview(p.buf)[p.off + offset:p.off + offset + k]
             done += k
             offset = 0
         p = p.next
@@ -266,13 +428,17 @@ def _chain_copy(p, offset, ext, eoff, n, into_chain):
 
 
 def copy_out(p, offset, dst, doff, n):
-    """Copy n bytes starting `offset` bytes into chain p to dst[doff:]."""
-    return _chain_copy(p, offset, dst, doff, n, False)
+    """Copy n bytes starting `offset` bytes into chain p to dst[doff:] (counted)."""
+    k = _walk(p, offset, dst, doff, n, False)
+    _copied[0] += k
+    return k
 
 
 def copy_in(p, offset, src, soff, n):
-    """Copy n bytes of src into chain p at `offset` (p must be writable)."""
-    return _chain_copy(p, offset, src, soff, n, True)
+    """Copy n bytes of src into chain p at `offset` (p must be writable; counted)."""
+    k = _walk(p, offset, src, soff, n, True)
+    _copied[0] += k
+    return k
 
 
 def to_bytes(p):
@@ -282,10 +448,13 @@ def to_bytes(p):
     return bytes(b)
 
 
+# ---- handing chains to a driver ------------------------------------------------------
+
 def gather(p, table):
     """Describe chain p as driver gather entries (buf, off, len) in `table`;
-    pool-backed pbufs are named by block index. Returns the entry count, or
-    -1 when the chain has more pieces than the table holds."""
+    pool-backed pbufs (frame and header blocks, and views into them) are
+    named by block index. Returns the entry count, or -1 when the chain has
+    more pieces than the table holds."""
     n = 0
     cap = len(table) // 3
     while p is not None:

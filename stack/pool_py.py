@@ -74,7 +74,9 @@ def move(i, holder):
     if _holder[i] == holder:
         return True
     rx = (H_RXPOST, H_RX)
-    leaves_rx = _holder[i] in rx and holder not in rx
+    # a TX ring hold is transient (back at the next reap): only keepers that
+    # hold blocks for long (queues, reassembly) may not eat the RX reserve
+    leaves_rx = _holder[i] in rx and holder not in rx and holder != H_TX
     if _held[holder] >= _quota[holder] or (leaves_rx and len(_free) < _state["reserve"]):
         _fail[holder] += 1
         return False

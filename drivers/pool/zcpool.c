@@ -100,7 +100,9 @@ int zcpool_move(int idx, int holder) {
     }
     // Keeping a block that came in on the RX path is, for the keeper, the
     // same as allocating one: it may not eat into the RX reserve either.
-    bool leaves_rx = zc_is_rx_holder(from) && !zc_is_rx_holder(holder);
+    // A TX ring hold is transient (it ends at the next reap, and H_TX's quota
+    // bounds it): only keepers that hold blocks for long may not eat the reserve.
+    bool leaves_rx = zc_is_rx_holder(from) && !zc_is_rx_holder(holder) && holder != ZCPOOL_H_TX;
     if (zc_held[holder] >= zc_quota[holder] || (leaves_rx && zc_nfree < zc_reserve)) {
         zc_fail[holder]++;
         return 0;

@@ -11,6 +11,7 @@ FO = pool.FRAME_OFFSET
 def _baseline():
     assert poolmod.at_baseline()
     assert pool.nfree() == pool.NBLOCKS
+    assert pbuf.in_use() == 0, "pbuf objects leaked"
 
 
 def _pattern(n, seed=0):
@@ -37,7 +38,6 @@ def test_pool_pbuf():
     assert p.buf is pool.block(p.blk)
     assert pool.refcnt(p.blk) == 1 and pool.holder(p.blk) == pool.H_TX
     assert pbuf.refcount(p) == 1 and pbuf.writable(p)
-    assert pbuf.of_block(p.blk) is p               # one pbuf object per block
     assert pbuf.free(p) == 1
     _baseline()
 
@@ -280,10 +280,12 @@ def test_trim_frees_tail():
     pbuf.cat(a, c)
     assert a.tot == 130
     assert not pbuf.trim(a, 131)
+    cblk = c.blk
     assert pbuf.trim(a, 70)
     assert a.tot == 70 and a.len == 60 and b.len == 10 and b.tot == 10
     assert b.next is None and pbuf.clen(a) == 2
-    assert pool.refcnt(c.blk) == 0         # c was freed
+    assert pool.refcnt(cblk) == 0          # c was freed
+    assert pbuf.refcount(c) == 0
     assert pbuf.trim(a, 60)                # ends exactly at a: b goes
     assert a.next is None and a.tot == 60
     assert pool.nfree() == pool.NBLOCKS - 1
@@ -436,3 +438,118 @@ def test_charge_is_all_or_nothing():
         pool.set_quota(pool.H_UDP, pool.NBLOCKS)
     pbuf.free(a)
     assert pool.nfree() == pool.NBLOCKS
+
+
+# ---- stale handles: the object FIFO ---------------------------------------------
+
+def _raises_stale(fn, *args):
+    try:
+        fn(*args)
+    except ValueError:
+        return True
+    return False
+
+
+def test_stale_free_leaves_the_new_owner_alone():
+    p = pbuf.alloc(pool.H_TX, 10, 0)
+    blk = p.blk
+    pbuf.free(p)
+    q = pbuf.alloc(pool.H_TX, 10, 0)          # the pool hands the same block out again
+    assert q.blk == blk and q is not p         # ... but never the same pbuf object
+    stale0 = pbuf.stats()["stale"]
+    assert _raises_stale(pbuf.free, p)          # the old handle: an error
+    assert _raises_stale(pbuf.header, p, 4)
+    assert _raises_stale(pbuf.pref, p)
+    assert _raises_stale(pbuf.view, p, 0, 1)
+    assert pbuf.stats()["stale"] == stale0 + 4
+    assert pool.refcnt(blk) == 1 and pbuf.refcount(q) == 1   # the new owner's block untouched
+    assert pbuf.writable(q)
+    pbuf.free(q)
+    _baseline()
+
+
+def test_freed_object_comes_back_last():
+    # FIFO: a freed object is reused only after every other free object was.
+    p = pbuf.ram(1)
+    pbuf.free(p)
+    n = pbuf.stats()["objects"] - pbuf.in_use()
+    got = []
+    for _ in range(n - 1):
+        got.append(pbuf.rom(b"x"))
+    assert all(g is not p for g in got)
+    last = pbuf.rom(b"y")
+    assert last is p
+    assert pbuf.rom(b"z") is None               # none left: refused, not allocated
+    assert pbuf.stats()["no_object"] >= 1
+    pbuf.free(last)
+    for g in got:
+        pbuf.free(g)
+    _baseline()
+
+
+# ---- completions: done callbacks ---------------------------------------------------
+
+def test_done_runs_when_the_last_reference_goes():
+    data = b"payload-bytes"
+    seen = []
+    p = pbuf.rom(data, done=seen.append)
+    v1 = pbuf.view(p, 2, 4)                  # e.g. one fragment's window
+    v2 = pbuf.views(p, 6, 5)                 # another
+    pbuf.free(p)                             # the application lets go
+    assert seen == []
+    pbuf.free(v1)
+    assert seen == []
+    pbuf.free(v2)                            # the last window reaped
+    assert seen == [data] and seen[0] is data
+    _baseline()
+
+
+def test_done_of_ref_buffer_in_a_chain():
+    buf = bytearray(b"0123456789")
+    seen = []
+    h = pbuf.alloc(pool.H_TX, 8, 40)
+    r = pbuf.ref_buf(buf, 0, 10, done=seen.append)
+    pbuf.cat(h, r)
+    pbuf.pref(h)                             # e.g. held by a TX slot
+    pbuf.free(h)
+    assert seen == []
+    pbuf.free(h)
+    assert seen == [buf]
+    _baseline()
+
+
+# ---- the write guard -----------------------------------------------------------------
+
+def test_writable_or_clone_returns_a_writable_pbuf_as_is():
+    p = pbuf.alloc(pool.H_RX, 60, 0)
+    q = pbuf.writable_or_clone(p, 28, pool.H_TX)
+    assert q is p
+    pbuf.free(q)
+    _baseline()
+
+
+def test_writable_or_clone_clones_only_the_header():
+    p = pbuf.alloc(pool.H_RX, 100, 0)
+    data = _fill(p)
+    pbuf.pref(p)                             # a second holder (TX ring, queue)
+    c0 = pbuf.copied()
+    q = pbuf.writable_or_clone(p, 8, pool.H_TX)
+    assert q is not p and pbuf.writable(q) and q.len == 8
+    assert q.next.blk == p.blk               # the rest is shared, not copied
+    assert pbuf.to_bytes(q) == data
+    assert pbuf.copied() - c0 == 100          # only to_bytes counted: 8 header bytes are not payload
+    q.buf[q.off] = 0xAA                      # writing the clone...
+    assert p.buf[p.off] == data[0]           # ...leaves the shared block alone
+    pbuf.free(q)
+    assert pbuf.refcount(p) == 1
+    pbuf.free(p)
+    _baseline()
+
+
+def test_writable_or_clone_of_rom():
+    data = bytes(range(40))
+    p = pbuf.rom(data)
+    q = pbuf.writable_or_clone(p, 20, pool.H_TX)
+    assert pbuf.writable(q) and pbuf.to_bytes(q) == data
+    pbuf.free(q)
+    _baseline()

@@ -308,3 +308,22 @@ def test_baseline_counts_rx_posted():
     assert not poolmod.at_baseline()
     pool.free(i)
     _baseline()
+
+
+def test_tx_hold_may_use_the_reserve_within_its_quota():
+    # An echo reply handed to the TX ring from its RX block is recharged to
+    # H_TX: a transient hold (back at the next reap), bounded by H_TX's quota,
+    # so it may take the block out of RX even with only the reserve left.
+    lim = _Limits()
+    try:
+        pool.set_reserve(5)
+        rx = _take_all(pool.H_RX)
+        assert pool.nfree() == 0
+        assert not pool.move(rx[0], pool.H_UDP)          # a keeper: refused
+        pool.set_quota(pool.H_TX, pool.held(pool.H_TX) + 1)
+        assert pool.move(rx[0], pool.H_TX)               # the TX ring: allowed
+        assert not pool.move(rx[1], pool.H_TX)           # ...within its quota
+        _free_all(rx)
+    finally:
+        lim.restore()
+    _baseline()
