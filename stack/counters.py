@@ -52,7 +52,7 @@ SCHEMA = (
     ("reasm_too_big", "drop: fragment reaching past 65535 bytes"),
     ("reasm_bad_length", "drop: non-last fragment whose length is not a multiple of 8, or data past the end"),
     ("reasm_no_buffer", "drop: reassembly block quota or pool exhausted"),
-    ("reasm_too_many", "drop: too many datagrams in reassembly at once"),
+    ("reasm_evicted", "incomplete datagrams discarded (oldest first) to make room for a new one"),
     ("reasm_timeout", "datagrams discarded when the reassembly timer ran out"),
     # ICMP
     ("icmp_truncated", "drop: ICMP message shorter than its header"),

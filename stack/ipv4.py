@@ -110,7 +110,7 @@ class Ipv4:
             return
         frag = be16(b, o + 6)
         if frag & (MF | OFFMASK):
-            p = self.reasm.input(p, hl, tl, src, dst, frag)
+            p = self.reasm.input(p, hl, tl, frag)
             if p is None:
                 return
             b = p.buf

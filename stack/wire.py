@@ -114,3 +114,18 @@ def mac_parse(s):
 
 def mac_str(m):
     return ":".join("%02x" % x for x in m)
+
+
+# ---- time: a ticks clock in [0, TICKS_PERIOD) that wraps ----------------------------
+TICKS_PERIOD = const(0x40000000)     # 2^30: MicroPython's ticks period on 32-bit ports
+TICKS_MAX = const(0x3FFFFFFF)
+TICKS_HALF = const(0x20000000)
+
+
+def ticks_add(t, delta):
+    return (t + delta) & TICKS_MAX
+
+
+def ticks_diff(a, b):
+    """a - b on the wrapping clock, in (-2^29, 2^29]: positive when a is later."""
+    return ((a - b + TICKS_HALF) & TICKS_MAX) - TICKS_HALF

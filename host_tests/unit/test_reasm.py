@@ -255,22 +255,103 @@ def test_data_past_a_known_end():
 
 # ---- bounds ---------------------------------------------------------------------------
 
-def test_too_many_datagrams():
+def test_new_datagram_evicts_the_oldest():
     with Rig() as r:
         _bound(r)
         nmax = r.config.REASM_MAX_DATAGRAMS
         for ident in range(1, nmax + 3):
             dg, u, data = _udp_dgram(100, ident=ident)
             _inject(r, _frag(u, 0, 16, ident=ident))
+            r.poll(r.t + 1)
+        d = r.delta()
+        # every first fragment taken; the two oldest datagrams made room
+        assert d["reasm_fragments"] == nmax + 2 and d["reasm_evicted"] == 2
+        assert pool.held(pool.H_REASM) == nmax and r.st.ip.reasm.active() == nmax
+        # the newest completes; the evicted ones' blocks went back to the pool
+        dg, u, data = _udp_dgram(100, ident=nmax + 2)
+        _inject(r, _frag(u, 16, 108, ident=nmax + 2, more=False))
         r.poll()
         d = r.delta()
-        assert d["reasm_fragments"] == nmax and d["reasm_too_many"] == 2
-        assert pool.held(pool.H_REASM) == nmax
-        # completing a held one still works
-        dg, u, data = _udp_dgram(100, ident=1)
-        _inject(r, _frag(u, 16, 108, ident=1, more=False))
-        r.poll()
-        assert r.delta()["reasm_ok"] == 1
+        assert d["reasm_ok"] == 1 and d["udp_rx"] == 1
+        r.finish()
+
+
+def test_spoofed_first_fragments_do_not_shut_out_a_good_datagram():
+    # A flood fills every datagram record and the whole block quota with
+    # datagrams that never complete; a good fragmented ping arriving after it
+    # is reassembled (evicting the oldest) and answered, in fragments.
+    with Rig() as r:
+        r.learn()
+        nmax = r.config.REASM_MAX_DATAGRAMS
+        per = r.config.QUOTA_REASM_BLOCKS // nmax
+        for ident in range(1, nmax + 1):
+            for k in range(per):
+                _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_ICMP, 0x5000 + ident, 8 * k,
+                                               frames.pattern(8, ident), True))
+        r.poll(r.t + 1)
+        assert pool.held(pool.H_REASM) == nmax * per == r.config.QUOTA_REASM_BLOCKS
+        r.mark()
+        data = frames.pattern(3000, 3)
+        echo = frames.icmp_echo(0x77, 9, data)
+        for f in frames.fragment(frames.ipv4(PEER_IP, US_IP, PROTO_ICMP, echo, ident=0x6001),
+                                 1480, 1480):
+            _inject(r, f)
+        r.poll(r.t + 1)
+        d = r.delta()
+        assert d["reasm_ok"] == 1 and d["icmp_echo_tx"] == 1, d
+        assert d["reasm_evicted"] >= 1 and "reasm_no_buffer" not in d, d
+        replies = [f for f in r.sent_parsed() if "ip" in f]
+        assert len(replies) == 3
+        got = frames.reassemble([f["ip"] for f in replies])
+        assert got is not None
+        r.finish()
+
+
+def test_new_datagram_takes_blocks_from_one_holding_the_whole_quota():
+    # One datagram holds the whole block quota: the first fragment of a new
+    # one evicts it (the quota is for datagrams that can still complete, and
+    # the oldest is the likeliest to be junk); refused fragments never leave
+    # empty records behind.
+    with Rig() as r:
+        _bound(r)
+        quota = r.config.QUOTA_REASM_BLOCKS
+        for k in range(quota):
+            _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_UDP, 1, 8 + 8 * k,
+                                           frames.pattern(8, k), True))
+            r.poll(r.t + 1)
+        # more fragments of the same datagram: no room, and nothing to evict for it
+        _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_UDP, 1, 8 + 8 * quota,
+                                       frames.pattern(8, 0), True))
+        r.poll(r.t + 1)
+        d = r.delta()
+        assert d["reasm_fragments"] == quota and d["reasm_no_buffer"] == 1
+        assert "reasm_evicted" not in d
+        r.mark()
+        _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_UDP, 2, 8, frames.pattern(8, 2), True))
+        r.poll(r.t + 1)
+        d = r.delta()
+        assert d == {"eth_rx": 1, "reasm_fragments": 1, "reasm_evicted": 1}, d
+        assert pool.held(pool.H_REASM) == 1 and r.st.ip.reasm.active() == 1
+        r.run_until(r.t + r.config.REASM_TIMEOUT_MS + 200, step=1000)
+        assert r.delta()["reasm_timeout"] == 1
+        r.finish()
+
+
+def test_fragment_refused_for_blocks_leaves_no_record():
+    with Rig(QUOTA_REASM_BLOCKS=2) as r:
+        _bound(r)
+        for k in range(2):
+            _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_UDP, 1, 8 + 8 * k,
+                                           frames.pattern(8, k), True))
+        r.poll(r.t + 1)
+        r.pool.set_reserve(r.pool.NBLOCKS)      # no block may leave the RX path now
+        _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_UDP, 2, 8, frames.pattern(8, 2), True))
+        r.poll(r.t + 1)
+        d = r.delta()
+        # the new datagram evicted the old one but still found no block (the
+        # RX reserve is not for reassembly): counted, and no record kept
+        assert d["reasm_no_buffer"] == 1 and d["reasm_evicted"] == 1, d
+        assert r.st.ip.reasm.active() == 0 and pool.held(pool.H_REASM) == 0
         r.finish()
 
 
@@ -303,31 +384,6 @@ def test_flood_beyond_block_quota_while_ping_answers():
         assert r.delta()["reasm_timeout"] == nd
         assert r.sent() == []
         assert pool.held(pool.H_REASM) == 0 and r.quiesced()
-        r.finish()
-
-
-def test_refused_fragments_hold_no_datagram_slot():
-    # one datagram holds the whole block quota; fragments of others are
-    # refused for lack of blocks and must not take datagram records either
-    with Rig() as r:
-        _bound(r)
-        quota = r.config.QUOTA_REASM_BLOCKS
-        for k in range(quota):
-            _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_UDP, 1, 8 + 8 * k,
-                                           frames.pattern(8, k), True))
-            r.poll(r.t + 1)
-        others = r.config.REASM_MAX_DATAGRAMS + 2
-        for ident in range(2, 2 + others):
-            _inject(r, frames.raw_fragment(PEER_IP, US_IP, PROTO_UDP, ident, 8,
-                                           frames.pattern(8, ident), True))
-            r.poll(r.t + 1)
-        d = r.delta()
-        assert d["reasm_fragments"] == quota
-        assert d["reasm_no_buffer"] == others
-        assert "reasm_too_many" not in d
-        assert len(r.st.ip.reasm.dgrams) == 1
-        r.run_until(r.t + r.config.REASM_TIMEOUT_MS + 200, step=1000)
-        assert r.delta()["reasm_timeout"] == 1
         r.finish()
 
 
