@@ -51,3 +51,45 @@ def _doc_names():
 def test_doc_lists_exactly_the_schema():
     assert _doc_names() == list(counters.NAMES), \
         "docs/counters.md is stale: run python3 tools/gen_counters_doc.py"
+
+
+# ---- the schema against the code ------------------------------------------------
+# NAMES comes from SCHEMA, so comparing the two proves nothing about the code:
+# these read the stack's source and compare the counters it really moves.
+
+_STACK_MODULES = ("arp", "core", "icmp", "ipv4", "netif", "reasm", "udp", "tcp")
+
+
+def _incremented():
+    """Counter names the stack's modules increment (`ctr["name"] += ...`)."""
+    names = set()
+    for mod in _STACK_MODULES:
+        try:
+            text = read_text("stack/%s.py" % mod)
+        except OSError:
+            continue
+        at = 0
+        while True:
+            i = text.find('ctr["', at)
+            if i < 0:
+                break
+            j = text.find('"]', i + 5)
+            name = text[i + 5:j]
+            k = j + 2
+            while text[k] == " ":
+                k += 1
+            if text[k:k + 2] == "+=":
+                names.add(name)
+            at = j
+    return names
+
+
+def test_every_incremented_counter_is_in_the_schema():
+    unknown = [n for n in _incremented() if n not in counters.NAMES]
+    assert not unknown, "counters moved by the code but not in the schema: %r" % sorted(unknown)
+
+
+def test_every_schema_counter_is_incremented_somewhere():
+    moved = _incremented()
+    dead = [n for n in counters.NAMES if n not in moved]
+    assert not dead, "schema counters no code ever moves: %r" % dead
