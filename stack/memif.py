@@ -88,6 +88,7 @@ except (ImportError, AttributeError):
 
 
 class Memif:
+    MAX_SEG = MAX_SEG
     def __init__(self, name="mem0", rx_ring=16, tx_ring=32, wire_queue=64):
         if not (1 <= rx_ring <= 256) or not (1 <= tx_ring <= 1024) or wire_queue < 1:
             raise ValueError("bad ring size")
