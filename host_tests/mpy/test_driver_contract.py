@@ -82,11 +82,14 @@ def raises(exc_type, fn, *args):
 # ---- pool helpers ---------------------------------------------------------------
 
 def at_baseline():
-    return zcpool.nfree() + zcpool.held(zcpool.H_RXPOST) == zcpool.NBLOCKS
+    return (zcpool.nfree() + zcpool.held(zcpool.H_RXPOST) == zcpool.NBLOCKS
+            and zcpool.hnfree() == zcpool.HNBLOCKS)
 
 
 def check_closed_baseline():
     assert zcpool.nfree() == zcpool.NBLOCKS, "leak: %d of %d free" % (zcpool.nfree(), zcpool.NBLOCKS)
+    assert zcpool.hnfree() == zcpool.HNBLOCKS, "header leak: %d of %d free" % (
+        zcpool.hnfree(), zcpool.HNBLOCKS)
 
 
 def block_bytes(b, n):
@@ -867,7 +870,7 @@ def test_bad_gather_takes_nothing():
         bs = zcpool.BLOCK_SIZE
         bad = [
             (0, [frame, 0, 60]),                                  # no entries
-            (9, [frame, 0, 60] * 9),                              # too many entries
+            (17, [frame, 0, 60] * 17),                            # too many entries
             (2, [frame, 0, 60]),                                  # table too short
             (1, [dead, 0, 60]),                                   # free block
             (1, [zcpool.NBLOCKS, 0, 60]),                         # no such block
