@@ -6,6 +6,12 @@
 // poll step (tx_reap) drains with writev(), so hold-until-reap and ENOBUFS
 // behave as they do on hardware. Nothing on the per-packet path allocates.
 //
+// TX gather entries name pool blocks of either class (frame or header) by
+// index, or buffer objects. Blocks are referenced; a mutable buffer object's
+// storage (address, size) is recorded at tx() and re-checked just before
+// writev: storage that moved is never read (the frame completes, unsent,
+// counted tx_ref_moved). A finaliser closes a TAP the GC collects unclosed.
+//
 // Layout:
 //   - wire layer (tap_wire_*): the only code that touches the fd;
 //   - RX ring (rx_*), TX ring (tx_*);
@@ -27,6 +33,8 @@
 #include "py/objlist.h"
 #include "py/objtuple.h"
 #include "py/objstr.h"
+#include "py/objarray.h"
+#include "py/gc.h"
 #include "zcpool.h"
 
 #define ZCTAP_MAX_SEG      (16)     // gather entries per frame
@@ -44,6 +52,7 @@ typedef struct {
     // writev: storage that moved or changed size is never read.
     const void *obuf[ZCTAP_MAX_SEG];
     uint32_t olen[ZCTAP_MAX_SEG];
+    uint32_t oheap[ZCTAP_MAX_SEG];  // memoryview: heap size of its base storage
     int16_t blk[ZCTAP_MAX_SEG];    // pool block the driver holds a ref on, or -1
     int32_t cookie;
     uint16_t nseg;
@@ -256,8 +265,20 @@ static void tx_release(zctap_obj_t *self, unsigned s) {
         f->iov[k].iov_len = 0;
         f->obuf[k] = NULL;
         f->olen[k] = 0;
+        f->oheap[k] = 0;
     }
     f->nseg = 0;
+}
+
+// A memoryview keeps a raw pointer to its base object's storage, not the
+// object: if the base (a bytearray) is resized, that storage is freed while
+// the view's own address and size stay the same. What can be seen is the
+// heap block it points into: its size (0 once freed) is recorded too.
+static uint32_t mview_heap_bytes(mp_obj_t o) {
+    if (!mp_obj_is_type(o, &mp_type_memoryview)) {
+        return 0;
+    }
+    return gc_nbytes(((mp_obj_array_t *)MP_OBJ_TO_PTR(o))->items);
 }
 
 // One gather entry, resolved by pass 1 of tx().
@@ -265,6 +286,7 @@ typedef struct {
     uint8_t *ptr;
     const void *obuf;              // storage to re-check before reading, or NULL
     size_t olen;
+    uint32_t oheap;
     int blk;                       // pool block to reference, or -1
 } tx_seg_t;
 
@@ -275,6 +297,7 @@ static void tx_resolve(mp_obj_t buf, mp_int_t off, mp_int_t len, tx_seg_t *sg) {
     }
     sg->obuf = NULL;
     sg->olen = 0;
+    sg->oheap = 0;
     if (mp_obj_is_small_int(buf)) {
         // A block index, frame or header class.
         mp_int_t b = MP_OBJ_SMALL_INT_VALUE(buf);
@@ -313,6 +336,7 @@ static void tx_resolve(mp_obj_t buf, mp_int_t off, mp_int_t len, tx_seg_t *sg) {
         // may resize it before reap; remember where it is now.
         sg->obuf = bi.buf;
         sg->olen = bi.len;
+        sg->oheap = mview_heap_bytes(buf);
     }
 }
 
@@ -390,6 +414,7 @@ static mp_obj_t zctap_tx(size_t n_args, const mp_obj_t *args) {
         f->blk[k] = sg[k].blk;
         f->obuf[k] = sg[k].obuf;
         f->olen[k] = sg[k].olen;
+        f->oheap[k] = sg[k].oheap;
         objs[k] = mp_obj_is_small_int(g[3 * k]) ? MP_OBJ_NULL : g[3 * k];
     }
     f->nseg = n;
@@ -418,7 +443,8 @@ static bool tx_storage_stable(zctap_obj_t *self, unsigned s) {
         }
         mp_buffer_info_t bi;
         if (!mp_get_buffer(objs[k], &bi, MP_BUFFER_READ)
-            || bi.buf != f->obuf[k] || bi.len != f->olen[k]) {
+            || bi.buf != f->obuf[k] || bi.len != f->olen[k]
+            || mview_heap_bytes(objs[k]) != f->oheap[k]) {
             return false;
         }
     }

@@ -1028,6 +1028,30 @@ def test_tx_moved_bytearray_not_sent():
     check_closed_baseline()
 
 
+@needs("view_base_check")
+def test_tx_view_of_resized_bytearray_not_sent():
+    # A memoryview points at its base's storage, not at the base: growing
+    # the bytearray frees that storage while the view looks unchanged.
+    drv, wire = make_driver(tx_ring=4)
+    try:
+        fr = udp_frame(b"view of a bytearray")
+        base = bytearray(fr)
+        mv = memoryview(base)
+        assert drv.tx(1, [mv, 0, len(fr)], 1) == 0
+        keep = bytearray(fr)
+        assert drv.tx(1, [memoryview(keep)[2:], 0, len(fr) - 2], 2) == 0
+        base.extend(b"x" * 4000)                          # storage reallocated, old freed
+        assert tx_reap_all(drv, 2) == [1, 2]
+        assert wire.recv() == fr[2:], "a view of freed storage was sent"
+        assert wire.recv(50) is None
+        st = drv.stats()
+        assert st["tx_ref_moved"] == 1 and st["tx_frames"] == 1
+        assert at_baseline()
+    finally:
+        close_all(drv, wire)
+    check_closed_baseline()
+
+
 def test_tx_saturated_block_refused():
     # A block's count is 8 bits: a frame whose refs would not fit is refused
     # loudly, before a single ref is taken.
