@@ -97,6 +97,8 @@ DRIVER_SCHEMA = (
     ("tx_bytes", "bytes in those frames"),
     ("tx_ring_full", "tx() refused with ENOBUFS: the TX ring was full"),
     ("tx_errors", "frames the MAC failed to send (completed with an error)"),
+    ("tx_ref_moved", "drop: a lent mutable buffer moved or changed size before the MAC read it; "
+                     "frame not sent, completed"),
 )
 
 

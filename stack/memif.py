@@ -9,7 +9,13 @@
 #     `rx_no_buffer` counts it;
 #   - a TX ring that `tx` only fills (one frame, refs taken) and `tx_reap`
 #     drains: "transmits" (onto the wire: `sent`, or the connected peer),
-#     reports cookies and drops the refs.
+#     reports cookies in order and drops the refs. Gather entries name pool
+#     blocks of either class (frame or header) by index, or buffer objects.
+#     A mutable buffer object (bytearray, memoryview, array) has its size,
+#     and on MicroPython its address (uctypes.addressof), recorded at tx()
+#     and re-checked at reap just before its bytes are read: storage that
+#     moved or changed size is not sent, the frame completes anyway and
+#     `tx_ref_moved` counts it (as zctap does before writev).
 # The wire side: `inject(frame)` puts a frame on the RX wire queue (bounded;
 # a full queue drops and counts `rx_overrun`, the one counter beyond the
 # shared set); `take_sent()` returns what was transmitted. Two memifs
@@ -29,13 +35,27 @@ from .pool import pool
 RXF_CSUM_OK = 1
 RXF_CSUM_BAD = 2
 
-MAX_SEG = 8                                  # gather entries per frame (as zctap)
+MAX_SEG = 16                                 # gather entries per frame (as zctap)
 RX_MAX = pool.BLOCK_SIZE - pool.FRAME_OFFSET  # largest frame a block takes
 TX_MIN = 14                                  # an Ethernet header
 TX_MAX = RX_MAX
 
 _COUNTERS = ("rx_frames", "rx_bytes", "rx_no_buffer", "rx_oversize", "rx_errors",
-             "tx_frames", "tx_bytes", "tx_ring_full", "tx_errors", "rx_overrun")
+             "tx_frames", "tx_bytes", "tx_ring_full", "tx_errors", "tx_ref_moved",
+             "rx_overrun")
+
+NTOTAL = pool.NBLOCKS + pool.HNBLOCKS          # block indexes of both classes
+
+# Where a buffer object's storage is (MicroPython); None: size only (CPython).
+try:
+    from uctypes import addressof as _addressof
+except ImportError:
+    _addressof = None
+
+
+def _storage(buf):
+    return _addressof(buf) if _addressof is not None else None
+
 
 # ---- the readiness fd --------------------------------------------------------
 _EFD_NONBLOCK = 0o4000
@@ -112,6 +132,9 @@ class Memif:
         # TX ring: frames [head, head+count) are queued; each slot has its own
         # preallocated gather table, so tx() allocates nothing.
         self._tx_tab = [[None] * (3 * MAX_SEG) for _ in range(tx_ring)]
+        # Per entry: (size, address) of a mutable buffer object's storage as
+        # tx() saw it; size -1 when there is nothing to check.
+        self._tx_chk = [[-1] * (2 * MAX_SEG) for _ in range(tx_ring)]
         self._tx_nseg = [0] * tx_ring
         self._tx_cookie = [0] * tx_ring
         self._tx_head = 0
@@ -257,10 +280,18 @@ class Memif:
             if off < 0 or ln < 0:
                 raise ValueError("bad gather off/len")
             if isinstance(buf, int):
-                if buf < 0 or buf >= pool.NBLOCKS or pool.refcnt(buf) <= 0:
+                if buf < 0 or buf >= NTOTAL or pool.refcnt(buf) <= 0:
                     raise ValueError("gather: not a live block")
-                if off + ln > pool.BLOCK_SIZE:
+                if off + ln > len(pool.block(buf)):
                     raise ValueError("gather: outside the block")
+                # Every ref pass 2 takes must fit the 8-bit count.
+                uses = 0
+                for i in range(n):
+                    b = gather[3 * i]
+                    if isinstance(b, int) and b == buf:
+                        uses += 1
+                if pool.refcnt(buf) + uses > 255:
+                    raise ValueError("gather: block refcount saturated")
             elif off + ln > len(buf):
                 raise ValueError("gather: outside the buffer")
             total += ln
@@ -273,24 +304,54 @@ class Memif:
         # Pass 2: take the references, fill the descriptor.
         s = (self._tx_head + self._tx_count) % ntx
         tab = self._tx_tab[s]
+        chk = self._tx_chk[s]
         for j in range(3 * n):
             tab[j] = gather[j]
         for k in range(n):
-            if isinstance(tab[3 * k], int):
-                pool.ref(tab[3 * k])
+            buf = tab[3 * k]
+            if isinstance(buf, int):
+                pool.ref(buf)
+                chk[2 * k] = -1
+            elif isinstance(buf, (bytes, str)):
+                chk[2 * k] = -1             # immutable: cannot move
+            else:
+                chk[2 * k] = len(buf)
+                chk[2 * k + 1] = _storage(buf)
         self._tx_nseg[s] = n
         self._tx_cookie[s] = cookie
         self._tx_count += 1
         return 0
 
+    def tx_room(self):
+        """Frames tx() would accept now."""
+        self._live()
+        return len(self._tx_tab) - self._tx_count
+
     def _tx_release(self, s):
         tab = self._tx_tab[s]
+        chk = self._tx_chk[s]
         for k in range(self._tx_nseg[s]):
             j = 3 * k
             if isinstance(tab[j], int):
                 pool.free(tab[j])
             tab[j] = None           # the buffer object becomes unreachable from here
+            chk[2 * k] = -1
+            chk[2 * k + 1] = None
         self._tx_nseg[s] = 0
+
+    def _tx_stable(self, s):
+        """True when every mutable buffer object of frame slot s still has
+        the storage tx() recorded (checked just before its bytes are read)."""
+        tab = self._tx_tab[s]
+        chk = self._tx_chk[s]
+        for k in range(self._tx_nseg[s]):
+            size = chk[2 * k]
+            if size < 0:
+                continue
+            buf = tab[3 * k]
+            if len(buf) != size or _storage(buf) != chk[2 * k + 1]:
+                return False
+        return True
 
     def _tx_wire(self, s):
         """Put frame slot s on the wire: its bytes, assembled from the entries."""
@@ -314,14 +375,16 @@ class Memif:
 
     def tx_reap(self, out):
         """Transmit queued frames (up to len(out)), write their cookies into
-        out, drop the driver's references; returns how many."""
+        out in queue order, drop the driver's references; returns how many."""
         self._live()
         ntx = len(self._tx_tab)
         ctr = self._ctr
         m = 0
         while self._tx_count > 0 and m < len(out):
             s = self._tx_head
-            if self.up:
+            if not self._tx_stable(s):
+                ctr["tx_ref_moved"] += 1    # lent storage moved: not sent, completed
+            elif self.up:
                 ctr["tx_bytes"] += self._tx_wire(s)
                 ctr["tx_frames"] += 1
             else:

@@ -32,8 +32,8 @@ REF = const(3)
 FRAME_OFFSET = pool.FRAME_OFFSET
 BLOCK_SIZE = pool.BLOCK_SIZE
 NBLOCKS = pool.NBLOCKS
-HDR_SIZE = getattr(pool, "HDR_SIZE", 0)
-HNBLOCKS = getattr(pool, "HNBLOCKS", 0)
+HDR_SIZE = pool.HDR_SIZE
+HNBLOCKS = pool.HNBLOCKS
 
 # The one copy helper's tally: payload bytes copied anywhere in the stack.
 _copied = [0]
@@ -150,8 +150,6 @@ def hdr(holder, length):
     """A header pbuf: `length` bytes at the end of a small header block, the
     rest of the block left as headroom for the headers pushed in front of it.
     None when the header class (or the holder's share of it) is empty."""
-    if not HDR_SIZE:    # TEMP until the pool's header class lands
-        return alloc(holder, length, 96)
     if length < 0 or length > HDR_SIZE:
         return None
     i = pool.alloc_hdr(holder)

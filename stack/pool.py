@@ -6,5 +6,7 @@ except ImportError:
 
 
 def at_baseline():
-    """DESIGN invariant 4: every block is free or posted in an RX ring."""
-    return pool.nfree() + pool.held(pool.H_RXPOST) == pool.NBLOCKS
+    """DESIGN invariant 4: every frame block is free or posted in an RX ring,
+    and every header block is free (RX never posts header blocks)."""
+    return (pool.nfree() + pool.held(pool.H_RXPOST) == pool.NBLOCKS
+            and pool.hnfree() == pool.HNBLOCKS)

@@ -6,6 +6,12 @@
 // poll step (tx_reap) drains with writev(), so hold-until-reap and ENOBUFS
 // behave as they do on hardware. Nothing on the per-packet path allocates.
 //
+// TX gather entries name pool blocks of either class (frame or header) by
+// index, or buffer objects. Blocks are referenced; a mutable buffer object's
+// storage (address, size) is recorded at tx() and re-checked just before
+// writev: storage that moved is never read (the frame completes, unsent,
+// counted tx_ref_moved). A finaliser closes a TAP the GC collects unclosed.
+//
 // Layout:
 //   - wire layer (tap_wire_*): the only code that touches the fd;
 //   - RX ring (rx_*), TX ring (tx_*);
@@ -26,9 +32,12 @@
 #include "py/mperrno.h"
 #include "py/objlist.h"
 #include "py/objtuple.h"
+#include "py/objstr.h"
+#include "py/objarray.h"
+#include "py/gc.h"
 #include "zcpool.h"
 
-#define ZCTAP_MAX_SEG      (8)      // gather entries per frame
+#define ZCTAP_MAX_SEG      (16)     // gather entries per frame
 #define ZCTAP_MAX_RX_RING  (256)
 #define ZCTAP_MAX_TX_RING  (1024)
 #define ZCTAP_RX_MAX       (ZCPOOL_BLOCK_SIZE - ZCPOOL_FRAME_OFFSET)  // 1598
@@ -38,6 +47,12 @@
 
 typedef struct {
     struct iovec iov[ZCTAP_MAX_SEG];
+    // A mutable buffer object's storage as tx() saw it (NULL: nothing to
+    // check: a pool block, a view of one, or bytes). Re-checked just before
+    // writev: storage that moved or changed size is never read.
+    const void *obuf[ZCTAP_MAX_SEG];
+    uint32_t olen[ZCTAP_MAX_SEG];
+    uint32_t oheap[ZCTAP_MAX_SEG];  // memoryview: heap size of its base storage
     int16_t blk[ZCTAP_MAX_SEG];    // pool block the driver holds a ref on, or -1
     int32_t cookie;
     uint16_t nseg;
@@ -46,7 +61,7 @@ typedef struct {
 
 typedef struct {
     uint64_t rx_frames, rx_bytes, rx_no_buffer, rx_oversize, rx_errors;
-    uint64_t tx_frames, tx_bytes, tx_ring_full, tx_errors;
+    uint64_t tx_frames, tx_bytes, tx_ring_full, tx_errors, tx_ref_moved;
 } zctap_stats_t;
 
 typedef struct {
@@ -248,26 +263,54 @@ static void tx_release(zctap_obj_t *self, unsigned s) {
         objs[k] = MP_OBJ_NULL;
         f->iov[k].iov_base = NULL;
         f->iov[k].iov_len = 0;
+        f->obuf[k] = NULL;
+        f->olen[k] = 0;
+        f->oheap[k] = 0;
     }
     f->nseg = 0;
 }
 
-// Resolve one gather entry to a pointer; raises on bad input and takes nothing.
-// *blk gets the pool block to reference, or -1.
-static uint8_t *tx_resolve(mp_obj_t buf, mp_int_t off, mp_int_t len, int *blk) {
+// A memoryview keeps a raw pointer to its base object's storage, not the
+// object: if the base (a bytearray) is resized, that storage is freed while
+// the view's own address and size stay the same. What can be seen is the
+// heap block it points into: its size (0 once freed) is recorded too.
+static uint32_t mview_heap_bytes(mp_obj_t o) {
+    if (!mp_obj_is_type(o, &mp_type_memoryview)) {
+        return 0;
+    }
+    return gc_nbytes(((mp_obj_array_t *)MP_OBJ_TO_PTR(o))->items);
+}
+
+// One gather entry, resolved by pass 1 of tx().
+typedef struct {
+    uint8_t *ptr;
+    const void *obuf;              // storage to re-check before reading, or NULL
+    size_t olen;
+    uint32_t oheap;
+    int blk;                       // pool block to reference, or -1
+} tx_seg_t;
+
+// Resolve one gather entry; raises on bad input and takes nothing.
+static void tx_resolve(mp_obj_t buf, mp_int_t off, mp_int_t len, tx_seg_t *sg) {
     if (off < 0 || len < 0) {
         mp_raise_ValueError(MP_ERROR_TEXT("bad gather off/len"));
     }
+    sg->obuf = NULL;
+    sg->olen = 0;
+    sg->oheap = 0;
     if (mp_obj_is_small_int(buf)) {
+        // A block index, frame or header class.
         mp_int_t b = MP_OBJ_SMALL_INT_VALUE(buf);
-        if (b < 0 || b >= ZCPOOL_NBLOCKS || zcpool_refcnt(b) <= 0) {
+        if (b < 0 || b >= ZCPOOL_NTOTAL || zcpool_refcnt(b) <= 0) {
             mp_raise_ValueError(MP_ERROR_TEXT("gather: not a live block"));
         }
-        if (off > ZCPOOL_BLOCK_SIZE || len > ZCPOOL_BLOCK_SIZE - off) {
+        mp_int_t size = zcpool_size(b);
+        if (off > size || len > size - off) {
             mp_raise_ValueError(MP_ERROR_TEXT("gather: outside the block"));
         }
-        *blk = b;
-        return zcpool_ptr(b) + off;
+        sg->blk = b;
+        sg->ptr = zcpool_ptr(b) + off;
+        return;
     }
     mp_buffer_info_t bi;
     mp_get_buffer_raise(buf, &bi, MP_BUFFER_READ);
@@ -275,6 +318,8 @@ static uint8_t *tx_resolve(mp_obj_t buf, mp_int_t off, mp_int_t len, int *blk) {
         mp_raise_ValueError(MP_ERROR_TEXT("gather: outside the buffer"));
     }
     uint8_t *p = (uint8_t *)bi.buf + off;
+    sg->ptr = p;
+    sg->blk = -1;
     // A view of a pool block (zcpool.block(i)) is held like the block itself,
     // so the block cannot be recycled under the TX ring either.
     int b = zcpool_index(p);
@@ -285,11 +330,14 @@ static uint8_t *tx_resolve(mp_obj_t buf, mp_int_t off, mp_int_t len, int *blk) {
         if (zcpool_index(p + len - 1) != b) {
             mp_raise_ValueError(MP_ERROR_TEXT("gather: crosses blocks"));
         }
-        *blk = b;
-    } else {
-        *blk = -1;
+        sg->blk = b;
+    } else if (!mp_obj_is_str_or_bytes(buf)) {
+        // Mutable storage (bytearray, memoryview, array): the application
+        // may resize it before reap; remember where it is now.
+        sg->obuf = bi.buf;
+        sg->olen = bi.len;
+        sg->oheap = mview_heap_bytes(buf);
     }
-    return p;
 }
 
 static mp_obj_t zctap_tx(size_t n_args, const mp_obj_t *args) {
@@ -314,18 +362,29 @@ static mp_obj_t zctap_tx(size_t n_args, const mp_obj_t *args) {
         mp_raise_ValueError(MP_ERROR_TEXT("cookie out of range"));
     }
     // Pass 1: validate everything (may raise; nothing taken yet).
-    uint8_t *ptr[ZCTAP_MAX_SEG];
-    int blk[ZCTAP_MAX_SEG];
+    tx_seg_t sg[ZCTAP_MAX_SEG];
     mp_int_t seglen[ZCTAP_MAX_SEG];
     mp_int_t total = 0;
     for (mp_int_t k = 0; k < n; k++) {
         mp_int_t off = mp_obj_get_int(g[3 * k + 1]);
         seglen[k] = mp_obj_get_int(g[3 * k + 2]);
-        ptr[k] = tx_resolve(g[3 * k], off, seglen[k], &blk[k]);
-        if (blk[k] >= 0 && zcpool_refcnt(blk[k]) >= 255 - ZCTAP_MAX_SEG) {
+        tx_resolve(g[3 * k], off, seglen[k], &sg[k]);
+        total += seglen[k];
+    }
+    // Every reference pass 2 takes must fit the 8-bit count (a block may
+    // appear in several entries): refuse the frame now rather than fail
+    // half way through.
+    for (mp_int_t k = 0; k < n; k++) {
+        if (sg[k].blk < 0) {
+            continue;
+        }
+        int uses = 0;
+        for (mp_int_t j = 0; j < n; j++) {
+            uses += sg[j].blk == sg[k].blk;
+        }
+        if (zcpool_refcnt(sg[k].blk) + uses > 255) {
             mp_raise_ValueError(MP_ERROR_TEXT("gather: block refcount saturated"));
         }
-        total += seglen[k];
     }
     if (total < ZCTAP_TX_MIN || total > ZCTAP_TX_MAX) {
         mp_raise_ValueError(MP_ERROR_TEXT("bad frame length"));
@@ -334,17 +393,28 @@ static mp_obj_t zctap_tx(size_t n_args, const mp_obj_t *args) {
         self->st.tx_ring_full++;
         return MP_OBJ_NEW_SMALL_INT(MP_ENOBUFS);
     }
-    // Pass 2: take the references and fill the descriptor.
+    // Pass 2: take the references, then fill the descriptor.
+    for (mp_int_t k = 0; k < n; k++) {
+        if (sg[k].blk >= 0 && zcpool_ref(sg[k].blk) < 0) {
+            // Cannot happen after pass 1; if it does, give back what was taken.
+            while (k-- > 0) {
+                if (sg[k].blk >= 0) {
+                    zcpool_free(sg[k].blk);
+                }
+            }
+            mp_raise_ValueError(MP_ERROR_TEXT("gather: block refcount saturated"));
+        }
+    }
     unsigned s = (self->tx_head + self->tx_count) % self->tx_n;
     zctap_txf_t *f = &self->tx[s];
     mp_obj_t *objs = &self->tx_objs[s * ZCTAP_MAX_SEG];
     for (mp_int_t k = 0; k < n; k++) {
-        f->iov[k].iov_base = ptr[k];
+        f->iov[k].iov_base = sg[k].ptr;
         f->iov[k].iov_len = seglen[k];
-        f->blk[k] = blk[k];
-        if (blk[k] >= 0) {
-            zcpool_ref(blk[k]);
-        }
+        f->blk[k] = sg[k].blk;
+        f->obuf[k] = sg[k].obuf;
+        f->olen[k] = sg[k].olen;
+        f->oheap[k] = sg[k].oheap;
         objs[k] = mp_obj_is_small_int(g[3 * k]) ? MP_OBJ_NULL : g[3 * k];
     }
     f->nseg = n;
@@ -355,10 +425,44 @@ static mp_obj_t zctap_tx(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(zctap_tx_obj, 4, 4, zctap_tx);
 
+// Frames tx() would accept now.
+static mp_obj_t zctap_tx_room(mp_obj_t self_in) {
+    zctap_obj_t *self = zctap_live(self_in);
+    return MP_OBJ_NEW_SMALL_INT(self->tx_n - self->tx_count);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(zctap_tx_room_obj, zctap_tx_room);
+
+// True when every mutable buffer object of frame slot `s` still has the
+// storage (address and size) tx() recorded. Called just before writev.
+static bool tx_storage_stable(zctap_obj_t *self, unsigned s) {
+    const zctap_txf_t *f = &self->tx[s];
+    const mp_obj_t *objs = &self->tx_objs[s * ZCTAP_MAX_SEG];
+    for (unsigned k = 0; k < f->nseg; k++) {
+        if (f->obuf[k] == NULL) {
+            continue;
+        }
+        mp_buffer_info_t bi;
+        if (!mp_get_buffer(objs[k], &bi, MP_BUFFER_READ)
+            || bi.buf != f->obuf[k] || bi.len != f->olen[k]
+            || mview_heap_bytes(objs[k]) != f->oheap[k]) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // Write queued frames in order until the fd pushes back.
 static void tx_kick(zctap_obj_t *self) {
     while (self->tx_done < self->tx_count) {
-        zctap_txf_t *f = &self->tx[(self->tx_head + self->tx_done) % self->tx_n];
+        unsigned s = (self->tx_head + self->tx_done) % self->tx_n;
+        zctap_txf_t *f = &self->tx[s];
+        if (!tx_storage_stable(self, s)) {
+            // The application moved or resized a buffer it lent us: its old
+            // storage may be freed memory. Not sent; completed anyway.
+            self->st.tx_ref_moved++;
+            self->tx_done++;
+            continue;
+        }
         ssize_t r = tap_wire_write(self->fd, f->iov, f->nseg);
         if (r == -EAGAIN || r == -EWOULDBLOCK) {
             return;
@@ -435,7 +539,9 @@ static mp_obj_t zctap_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
     zcpool_init();
 
     // All Python-heap allocations first, so a MemoryError cannot leak the fd.
-    zctap_obj_t *self = mp_obj_malloc(zctap_obj_t, type);
+    // With a finaliser: a TAP the program drops without close() still gives
+    // back its blocks and its fd (and so its interface) when collected.
+    zctap_obj_t *self = mp_obj_malloc_with_finaliser(zctap_obj_t, type);
     self->fd = -1;
     self->rx_slot = m_new(int16_t, rxn);
     self->tx = m_new0(zctap_txf_t, txn);
@@ -533,7 +639,7 @@ static void zctap_put(mp_obj_t d, qstr k, uint64_t v) {
 
 static mp_obj_t zctap_stats(mp_obj_t self_in) {
     zctap_obj_t *self = zctap_live(self_in);
-    mp_obj_t d = mp_obj_new_dict(9);
+    mp_obj_t d = mp_obj_new_dict(10);
     zctap_put(d, MP_QSTR_rx_frames, self->st.rx_frames);
     zctap_put(d, MP_QSTR_rx_bytes, self->st.rx_bytes);
     zctap_put(d, MP_QSTR_rx_no_buffer, self->st.rx_no_buffer);
@@ -543,6 +649,7 @@ static mp_obj_t zctap_stats(mp_obj_t self_in) {
     zctap_put(d, MP_QSTR_tx_bytes, self->st.tx_bytes);
     zctap_put(d, MP_QSTR_tx_ring_full, self->st.tx_ring_full);
     zctap_put(d, MP_QSTR_tx_errors, self->st.tx_errors);
+    zctap_put(d, MP_QSTR_tx_ref_moved, self->st.tx_ref_moved);
     return d;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(zctap_stats_obj, zctap_stats);
@@ -619,13 +726,16 @@ static void zctap_print(const mp_print_t *print, mp_obj_t self_in, mp_print_kind
 }
 
 static const mp_rom_map_elem_t zctap_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_MAX_SEG), MP_ROM_INT(ZCTAP_MAX_SEG) },
     { MP_ROM_QSTR(MP_QSTR_rx_poll), MP_ROM_PTR(&zctap_rx_poll_obj) },
     { MP_ROM_QSTR(MP_QSTR_tx), MP_ROM_PTR(&zctap_tx_obj) },
     { MP_ROM_QSTR(MP_QSTR_tx_reap), MP_ROM_PTR(&zctap_tx_reap_obj) },
+    { MP_ROM_QSTR(MP_QSTR_tx_room), MP_ROM_PTR(&zctap_tx_room_obj) },
     { MP_ROM_QSTR(MP_QSTR_link), MP_ROM_PTR(&zctap_link_obj) },
     { MP_ROM_QSTR(MP_QSTR_stats), MP_ROM_PTR(&zctap_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_fileno), MP_ROM_PTR(&zctap_fileno_obj) },
     { MP_ROM_QSTR(MP_QSTR_close), MP_ROM_PTR(&zctap_close_obj) },
+    { MP_ROM_QSTR(MP_QSTR___del__), MP_ROM_PTR(&zctap_close_obj) },
 };
 static MP_DEFINE_CONST_DICT(zctap_locals, zctap_locals_table);
 

@@ -165,8 +165,14 @@ class TapNetif:
     name = "tap"
     # poll_object: select.poll takes the driver itself (MP_STREAM_GET_FILENO);
     # kernel_iface: a kernel network interface that lives exactly as long as
-    # the driver's fd.
-    CAPS = ("poll_object", "kernel_iface")
+    # the driver's fd;
+    # finaliser: an object dropped without close() gives everything back when
+    # the GC collects it (a C type with __del__);
+    # pool_views: a memoryview of a pool block (zcpool.block(i)) given as a
+    # gather object is recognised by its address and held like the block;
+    # view_base_check: a memoryview whose base bytearray was resized (its
+    # storage freed) after tx() is caught too.
+    CAPS = ("poll_object", "kernel_iface", "finaliser", "pool_views", "view_base_check")
     _seq = [0]
 
     def make_driver(self, rx_ring, tx_ring, wire):

@@ -82,11 +82,14 @@ def raises(exc_type, fn, *args):
 # ---- pool helpers ---------------------------------------------------------------
 
 def at_baseline():
-    return zcpool.nfree() + zcpool.held(zcpool.H_RXPOST) == zcpool.NBLOCKS
+    return (zcpool.nfree() + zcpool.held(zcpool.H_RXPOST) == zcpool.NBLOCKS
+            and zcpool.hnfree() == zcpool.HNBLOCKS)
 
 
 def check_closed_baseline():
     assert zcpool.nfree() == zcpool.NBLOCKS, "leak: %d of %d free" % (zcpool.nfree(), zcpool.NBLOCKS)
+    assert zcpool.hnfree() == zcpool.HNBLOCKS, "header leak: %d of %d free" % (
+        zcpool.hnfree(), zcpool.HNBLOCKS)
 
 
 def block_bytes(b, n):
@@ -857,6 +860,273 @@ def test_tx_gather_of_a_chain_is_zero_copy():
     check_closed_baseline()
 
 
+def test_tx_room_follows_the_ring():
+    drv, wire = make_driver(tx_ring=4)
+    try:
+        fr = udp_frame(b"room")
+        assert drv.tx_room() == 4
+        for i in range(3):
+            assert drv.tx(1, [fr, 0, len(fr)], i) == 0
+            assert drv.tx_room() == 3 - i
+        assert drv.tx(1, [fr, 0, len(fr)], 3) == 0
+        assert drv.tx_room() == 0
+        assert drv.tx(1, [fr, 0, len(fr)], 4) == errno.ENOBUFS
+        assert drv.tx_room() == 0
+        raises(ValueError, drv.tx, 1, [fr, 0, 5], 5)      # a refused frame takes no room
+        out = array.array("i", [0] * 2)
+        assert drv.tx_reap(out) == 2 and list(out) == [0, 1]
+        assert drv.tx_room() == 2
+        assert tx_reap_all(drv, 2) == [2, 3]
+        assert drv.tx_room() == 4
+        assert [wire.recv() for _ in range(4)] == [fr] * 4
+        assert at_baseline()
+    finally:
+        close_all(drv, wire)
+    check_closed_baseline()
+    raises(OSError, drv.tx_room)                          # closed
+
+
+def _sixteen_pieces(fr, f, h):
+    """fr cut into 16 gather entries of every kind: frame block f, header
+    block h (by index and, at another offset, through its view), bytes,
+    bytearray, memoryview. Returns the gather table."""
+    cuts = [0, 14, 20, 34, 38, 42, 50, 61, 70, 80, 95, 100, 120, 130, 150, 170, len(fr)]
+    assert len(cuts) == 17 and len(fr) > 170
+    g = []
+    hv = zcpool.block(h)
+    at = 0                                                # header block cursor
+    for k in range(16):
+        a, b = cuts[k], cuts[k + 1]
+        piece = fr[a:b]
+        n = b - a
+        kind = k % 5
+        if kind == 0:                                     # frame block, by index
+            zcpool.block(f)[100 + a:100 + b] = piece
+            g += [f, 100 + a, n]
+        elif kind == 1:                                   # header block, by index
+            o = at + 1
+            at = o + n
+            hv[o:o + n] = piece
+            g += [h, o, n]
+        elif kind == 2:
+            g += [bytes(piece), 0, n]
+        elif kind == 3:
+            g += [bytearray(b"##") + piece, 2, n]
+        else:                                             # a view of the header block
+            o = at + 1
+            at = o + n
+            hv[o:o + n] = piece
+            g += [hv, o, n]
+    assert at <= zcpool.HDR_SIZE
+    return g
+
+
+def test_tx_sixteen_entries_exact_and_seventeen_refused():
+    drv, wire = make_driver(tx_ring=4)
+    f = zcpool.alloc(zcpool.H_TX)
+    h = zcpool.alloc_hdr(zcpool.H_TX)
+    try:
+        fr = udp_frame(pattern(200, 11))
+        g = _sixteen_pieces(fr, f, h)
+        # 17 entries: refused before anything is taken or queued
+        g17 = g + [fr, 0, 1]
+        raises(ValueError, drv.tx, 17, g17, 99)
+        assert zcpool.refcnt(f) == 1 and zcpool.refcnt(h) == 1
+        assert drv.tx_room() == 4
+        assert drv.tx(16, g, 16) == 0
+        refs_f = zcpool.refcnt(f)
+        assert refs_f == 1 + 4                            # entries 0, 5, 10, 15
+        views = 3 if "pool_views" in netif().CAPS else 0  # entries 4, 9, 14
+        assert zcpool.refcnt(h) == 1 + 3 + views          # entries 1, 6, 11 (+ views)
+        assert tx_reap_all(drv, 1) == [16]
+        assert zcpool.refcnt(f) == 1 and zcpool.refcnt(h) == 1
+        got = wire.recv()
+        assert got == fr, "16-entry frame not exact on the wire"
+        assert host_udp_payload(got) == pattern(200, 11)
+        st = drv.stats()
+        assert st["tx_frames"] == 1 and st["tx_bytes"] == len(fr)
+        assert wire.recv(50) is None                      # the refused one never went
+    finally:
+        close_all(drv, wire)
+        zcpool.free(f)
+        zcpool.free(h)
+    check_closed_baseline()
+
+
+def test_tx_header_block_held_until_reap():
+    # The shape TCP uses: headers in a header block, payload by reference.
+    drv, wire = make_driver(tx_ring=4)
+    try:
+        payload = pattern(300, 4)
+        fr = udp_frame(payload)
+        h = zcpool.alloc_hdr(zcpool.H_TX)
+        assert zcpool.is_hdr(h)
+        zcpool.block(h)[32:32 + 42] = fr[:42]
+        assert drv.tx(2, [h, 32, 42, payload, 0, len(payload)], 3) == 0
+        assert zcpool.refcnt(h) == 2
+        assert zcpool.free(h) == 1                        # the stack lets go
+        assert zcpool.hnfree() == zcpool.HNBLOCKS - 1     # the ring keeps it
+        assert not at_baseline()
+        assert tx_reap_all(drv, 1) == [3]
+        assert zcpool.refcnt(h) == 0 and zcpool.hnfree() == zcpool.HNBLOCKS
+        assert wire.recv() == fr
+        # the end of a header block, and past it
+        h = zcpool.alloc_hdr(zcpool.H_TX)
+        raises(ValueError, drv.tx, 1, [h, zcpool.HDR_SIZE - 13, 14], 4)
+        raises(ValueError, drv.tx, 1, [zcpool.NBLOCKS + zcpool.HNBLOCKS, 0, 14], 4)
+        assert zcpool.refcnt(h) == 1
+        zcpool.free(h)
+        raises(ValueError, drv.tx, 1, [h, 0, 60], 4)     # a free header block
+        assert drv.tx_room() == 4
+        assert at_baseline()
+    finally:
+        close_all(drv, wire)
+    check_closed_baseline()
+
+
+def test_tx_moved_bytearray_not_sent():
+    # The application lends a bytearray, then grows it before the driver
+    # read it: its old storage may be freed memory by then. The frame must
+    # not go out (the old TAP driver writev'd the freed memory), it still
+    # completes (cookie reported, refs dropped), tx_ref_moved counts it, and
+    # the frames around it go out in order.
+    drv, wire = make_driver(tx_ring=8)
+    b = zcpool.alloc(zcpool.H_TX)
+    try:
+        before = udp_frame(b"before", 1)
+        fr = udp_frame(pattern(100, 2), 2)
+        after = udp_frame(b"after", 3)
+        zcpool.block(b)[FO:FO + len(fr) - 42] = fr[42:]
+        hdr = bytearray(fr[:42])
+        grown = bytearray(fr[:42])
+        assert drv.tx(1, [before, 0, len(before)], 10) == 0
+        assert drv.tx(2, [hdr, 0, 42, b, FO, len(fr) - 42], 11) == 0
+        assert drv.tx(2, [grown, 0, 42, b, FO, len(fr) - 42], 12) == 0
+        assert drv.tx(1, [after, 0, len(after)], 13) == 0
+        assert zcpool.refcnt(b) == 3
+        hdr.append(0)                                     # size changed (may not move)
+        grown.extend(b"x" * 4000)                         # moved: a new allocation
+        gc.collect()
+        _churn_heap()                                     # the old storage is reused
+        assert tx_reap_all(drv, 4) == [10, 11, 12, 13], "cookies lost or reordered"
+        assert zcpool.refcnt(b) == 1                      # the ring let go of both
+        assert wire.recv() == before
+        assert wire.recv() == after, "a frame with moved storage was sent"
+        assert wire.recv(50) is None
+        st = drv.stats()
+        assert st["tx_ref_moved"] == 2 and st["tx_frames"] == 2, st
+        assert st["tx_errors"] == 0
+        # unchanged storage still goes out
+        assert drv.tx(2, [bytearray(fr[:42]), 0, 42, b, FO, len(fr) - 42], 14) == 0
+        assert tx_reap_all(drv, 1) == [14]
+        assert wire.recv() == fr
+        assert drv.stats()["tx_ref_moved"] == 2
+        assert at_baseline() is False                     # we still hold b
+    finally:
+        close_all(drv, wire)
+        zcpool.free(b)
+    check_closed_baseline()
+
+
+@needs("view_base_check")
+def test_tx_view_of_resized_bytearray_not_sent():
+    # A memoryview points at its base's storage, not at the base: growing
+    # the bytearray frees that storage while the view looks unchanged.
+    drv, wire = make_driver(tx_ring=4)
+    try:
+        fr = udp_frame(b"view of a bytearray")
+        base = bytearray(fr)
+        mv = memoryview(base)
+        assert drv.tx(1, [mv, 0, len(fr)], 1) == 0
+        keep = bytearray(fr)
+        assert drv.tx(1, [memoryview(keep)[2:], 0, len(fr) - 2], 2) == 0
+        base.extend(b"x" * 4000)                          # storage reallocated, old freed
+        assert tx_reap_all(drv, 2) == [1, 2]
+        assert wire.recv() == fr[2:], "a view of freed storage was sent"
+        assert wire.recv(50) is None
+        st = drv.stats()
+        assert st["tx_ref_moved"] == 1 and st["tx_frames"] == 1
+        assert at_baseline()
+    finally:
+        close_all(drv, wire)
+    check_closed_baseline()
+
+
+def test_tx_saturated_block_refused():
+    # A block's count is 8 bits: a frame whose refs would not fit is refused
+    # loudly, before a single ref is taken.
+    drv, wire = make_driver(tx_ring=4)
+    b = zcpool.alloc(zcpool.H_TX)
+    h = zcpool.alloc_hdr(zcpool.H_TX)
+    try:
+        zcpool.block(b)[0:60] = pattern(60, 8)
+        for _ in range(249):
+            zcpool.ref(b)
+        assert zcpool.refcnt(b) == 250
+        six = [b, 0, 10] * 6                              # 250 + 6 > 255
+        e = raises(ValueError, drv.tx, 6, six, 1)
+        assert "saturated" in str(e)
+        assert zcpool.refcnt(b) == 250 and drv.tx_room() == 4
+        # the good entry before the saturating one is not taken either
+        e = raises(ValueError, drv.tx, 7, [h, 0, 10] + six, 1)
+        assert zcpool.refcnt(h) == 1 and zcpool.refcnt(b) == 250
+        assert drv.tx(5, [b, 0, 10] * 5, 2) == 0          # exactly 255
+        assert zcpool.refcnt(b) == 255
+        raises(ValueError, drv.tx, 1, [b, 0, 60], 3)
+        if "pool_views" in netif().CAPS:                  # a view is held like the block
+            raises(ValueError, drv.tx, 1, [zcpool.block(b), 0, 60], 3)
+        assert zcpool.refcnt(b) == 255 and drv.tx_room() == 3
+        assert tx_reap_all(drv, 1) == [2]
+        assert zcpool.refcnt(b) == 250
+        assert wire.recv() == pattern(60, 8)[0:10] * 5
+    finally:
+        close_all(drv, wire)
+        while zcpool.refcnt(b) > 0:
+            zcpool.free(b)
+        zcpool.free(h)
+    check_closed_baseline()
+
+
+def _open_and_drop(name_out):
+    """Open a driver, queue TX refs, and drop it without close()."""
+    drv, _ = make_driver(rx_ring=4, tx_ring=4, wire=False)
+    name_out.append(drv.name)
+    b = zcpool.alloc(zcpool.H_TX)
+    h = zcpool.alloc_hdr(zcpool.H_TX)
+    zcpool.block(b)[0:60] = pattern(60)
+    assert drv.tx(2, [b, 0, 46, h, 0, 14], 1) == 0
+    assert drv.tx(1, [bytearray(60), 0, 60], 2) == 0
+    zcpool.free(b)
+    zcpool.free(h)
+    assert zcpool.held(zcpool.H_RXPOST) == 4
+    assert zcpool.refcnt(b) == 1 and zcpool.refcnt(h) == 1   # only the ring holds them
+
+
+def _clobber_stack(n=40):
+    # Overwrite the C stack below us, where a stale pointer to the dropped
+    # driver could keep it alive under the conservative GC.
+    a = [0] * 8
+    if n:
+        _clobber_stack(n - 1)
+    return a
+
+
+@needs("finaliser")
+def test_dropped_driver_collected_gives_everything_back():
+    names = []
+    _open_and_drop(names)
+    for _ in range(10):
+        _clobber_stack()
+        gc.collect()
+        if zcpool.nfree() == zcpool.NBLOCKS and zcpool.hnfree() == zcpool.HNBLOCKS:
+            break
+    check_closed_baseline()                               # RX posts and TX refs back
+    assert zcpool.held(zcpool.H_RXPOST) == 0
+    if "kernel_iface" in netif().CAPS:
+        assert os.system("ip link show dev %s >/dev/null 2>&1" % names[0]) != 0, \
+            "the interface outlived its collected driver"
+
+
 def test_bad_gather_takes_nothing():
     drv, _ = make_driver(tx_ring=4, wire=False)
     try:
@@ -867,7 +1137,7 @@ def test_bad_gather_takes_nothing():
         bs = zcpool.BLOCK_SIZE
         bad = [
             (0, [frame, 0, 60]),                                  # no entries
-            (9, [frame, 0, 60] * 9),                              # too many entries
+            (17, [frame, 0, 60] * 17),                            # too many entries
             (2, [frame, 0, 60]),                                  # table too short
             (1, [dead, 0, 60]),                                   # free block
             (1, [zcpool.NBLOCKS, 0, 60]),                         # no such block

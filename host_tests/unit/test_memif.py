@@ -1,7 +1,9 @@
 # What only stack/memif.py (the in-memory MAC) does, beyond the driver
 # contract: RX flags given on inject(), the bounded wire queue (rx_overrun),
 # pending_rx()/pending_tx(), set_link(), connect() and the eventfd behind
-# fileno() on each runtime. The contract itself (hold-until-reap, ENOBUFS,
+# fileno() on each runtime; and, for the CPython lane (where the contract
+# suite does not run), the TX storage check, header blocks, 16 entries and
+# saturation on the twin pool. The contract itself (hold-until-reap, ENOBUFS,
 # drop-and-recycle on an empty pool, ring wrap, counters, bad gathers, close)
 # is proven for memif by the one driver-contract suite,
 # host_tests/mpy/test_driver_contract.py::mpy[memif] (MicroPython lane).
@@ -19,6 +21,7 @@ FO = pool.FRAME_OFFSET
 def _baseline():
     assert poolmod.at_baseline()
     assert pool.nfree() == pool.NBLOCKS
+    assert pool.hnfree() == pool.HNBLOCKS
 
 
 def _frame(n, seed=0):
@@ -170,5 +173,80 @@ def test_eventfd_follows_the_wire_queue():
     pool.free(out[0])
     assert pl.poll(0) == []
     pl.unregister(fd)
+    m.close()
+    _baseline()
+
+
+# ---- TX storage, header blocks, back-pressure (both lanes: on CPython the
+# contract suite does not run, so the twin pool's path is checked here) -------
+
+def test_tx_moved_or_resized_buffer_not_sent():
+    # Size (both lanes) and, on MicroPython, address are re-checked at reap.
+    m = memif.Memif(tx_ring=4)
+    hdr = bytearray(b"H" * 14)
+    ok = bytearray(b"K" * 14)
+    view = memoryview(bytearray(b"V" * 20))
+    assert m.tx(2, [hdr, 0, 14, b"payload-" * 4, 0, 32], 1) == 0
+    assert m.tx(2, [ok, 0, 14, view, 2, 16], 2) == 0
+    hdr.extend(b"x" * 3000)                            # grown after tx(), before reap
+    out = array("i", [0] * 4)
+    assert m.tx_reap(out) == 2 and list(out[:2]) == [1, 2]   # completed, in order
+    assert m.take_sent() == [b"K" * 14 + b"V" * 16]    # only the stable one went out
+    st = m.stats()
+    assert st["tx_ref_moved"] == 1 and st["tx_frames"] == 1 and st["tx_errors"] == 0
+    m.close()
+    _baseline()
+
+
+def test_tx_header_blocks_and_sixteen_entries():
+    m = memif.Memif(tx_ring=2)
+    h = pool.alloc_hdr(pool.H_TX)
+    f = pool.alloc(pool.H_TX)
+    pool.block(h)[0:64] = _frame(64, 1)
+    pool.block(f)[0:64] = _frame(64, 2)
+    g = []
+    want = b""
+    for k in range(16):                                 # alternate the classes
+        blk = h if k & 1 else f
+        g += [blk, 4 * k, 4]
+        want += bytes(pool.block(blk)[4 * k:4 * k + 4])
+    refused = False
+    try:
+        m.tx(17, g + [b"more", 0, 4], 9)
+    except ValueError:
+        refused = True
+    assert refused and pool.refcnt(h) == 1 and pool.refcnt(f) == 1
+    assert m.tx_room() == 2
+    assert m.tx(16, g, 16) == 0
+    assert pool.refcnt(h) == 9 and pool.refcnt(f) == 9
+    assert m.tx_room() == 1
+    assert pool.free(h) == 8                            # the stack lets go; the ring keeps it
+    out = array("i", [0] * 2)
+    assert m.tx_reap(out) == 1 and out[0] == 16
+    assert pool.refcnt(h) == 0 and pool.hnfree() == pool.HNBLOCKS
+    assert m.take_sent() == [want]
+    assert m.tx_room() == 2
+    pool.free(f)
+    m.close()
+    _baseline()
+
+
+def test_tx_saturated_block_refused_taking_nothing():
+    m = memif.Memif(tx_ring=2)
+    b = pool.alloc(pool.H_TX)
+    n = 1
+    while n < 252:
+        n = pool.ref(b)
+    try:
+        m.tx(4, [b, 0, 10] * 4, 1)                      # 252 + 4 > 255
+        assert False, "accepted"
+    except ValueError:
+        pass
+    assert pool.refcnt(b) == 252 and m.tx_room() == 2
+    assert m.tx(3, [b, 0, 10] * 3, 2) == 0              # exactly 255
+    out = array("i", [0])
+    assert m.tx_reap(out) == 1
+    while pool.refcnt(b):
+        pool.free(b)
     m.close()
     _baseline()
