@@ -14,7 +14,7 @@ MF = const(0x2000)
 OFFMASK = const(0x1FFF)
 
 # datagram record fields
-D_KEY = const(0)       # (src, dst, id, proto)
+D_KEY = const(0)       # (src+dst bytes, id, proto)
 D_DEADLINE = const(1)
 D_FRAGS = const(2)     # sorted list of [start, end, pbuf]
 D_TOTAL = const(3)     # payload length once the last fragment came, else -1
@@ -27,7 +27,7 @@ class Reasm:
         self.ctr = stack.ctr
         self.dgrams = []
 
-    def input(self, p, hl, tl, src, dst, frag):
+    def input(self, p, hl, tl, frag):
         """Take one fragment (p starts at its IP header). Returns the whole
         datagram as a chain (IP header first) when this fragment completed it,
         else None. Always consumes p."""
@@ -46,7 +46,7 @@ class Reasm:
             ctr["reasm_bad_length"] += 1
             pbuf.free(p)
             return None
-        key = (src, dst, be16(b, o + 4), b[o + 9])
+        key = (bytes(b[o + 12:o + 20]), be16(b, o + 4), b[o + 9])
         d = None
         for x in self.dgrams:
             if x[D_KEY] == key:

@@ -219,8 +219,8 @@ def test_udp_callback_and_queue_ports():
         r.learn()
         got = []
 
-        def cb(p, src, sport):
-            got.append((pbuf.to_bytes(p), src, sport))
+        def cb(p, src, sport, cast):
+            got.append((pbuf.to_bytes(p), bytes(src), sport, cast))
             pbuf.free(p)
 
         r.st.udp.bind(5000, cb)
@@ -229,8 +229,8 @@ def test_udp_callback_and_queue_ports():
         r.udp_in(2222, 5001, b"to the queue")
         r.udp_in(3333, 5001, b"")
         r.poll()
-        peer = (198 << 24) | (51 << 16) | (100 << 8) | 1
-        assert got == [(b"to the callback", peer, 1111)]
+        peer = bytes((198, 51, 100, 1))
+        assert got == [(b"to the callback", peer, 1111, 0)]
         p, src, sport = q.recv()
         assert (pbuf.to_bytes(p), src, sport) == (b"to the queue", peer, 2222)
         assert pool.holder(p.blk) == pool.H_UDP
@@ -262,20 +262,45 @@ def test_udp_checksum_zero_accepted_bad_dropped():
         r.finish()
 
 
-def test_udp_length_disagreeing_with_ip_payload():
+def test_udp_length_beyond_ip_payload_or_below_header_refused():
     with Rig() as r:
         r.learn()
         q = r.st.udp.bind(5001)
-        for ln in (8 + 10 + 1, 8 + 10 - 1, 8 + 10 + 100, 8, 7, 0, 0xFFFF):
+        for ln in (8 + 10 + 1, 8 + 10 + 100, 7, 0, 0xFFFF):
             r.udp_in(1, 5001, frames.pattern(10), length=ln)
             r.poll()
             assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "udp_bad_length": 1}, ln
             r.mark()
         # with checksum off too (no checksum to catch it)
-        r.udp_in(1, 5001, frames.pattern(10), length=12, checksum=False)
+        r.udp_in(1, 5001, frames.pattern(10), length=8 + 10 + 2, checksum=False)
         r.poll()
         assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "udp_bad_length": 1}
         assert q.recv() is None and r.sent() == []
+        r.finish()
+
+
+def test_udp_length_shorter_than_ip_payload_ignores_the_trailer():
+    # As Linux: the UDP length says where the datagram ends; IP payload bytes
+    # after it are not delivered (and not in the checksum)
+    with Rig() as r:
+        r.learn()
+        q = r.st.udp.bind(5001)
+        for data, trailer, csum in ((b"short", b"TRAILER", True), (b"", b"x", True),
+                                    (frames.pattern(100), bytes(3), False)):
+            u = frames.udp(1, 5001, data, PEER_IP, US_IP, checksum=csum) + trailer
+            r.ip_in(u, PROTO_UDP)
+            r.poll()
+            assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "udp_rx": 1}, data
+            r.mark()
+            p, src, sport = q.recv()
+            assert pbuf.to_bytes(p) == data and src == bytes((198, 51, 100, 1)) and sport == 1
+            pbuf.free(p)
+        # the checksum covers the UDP length only: a wrong one still fails
+        u = frames.udp(1, 5001, b"short", PEER_IP, US_IP, checksum="bad") + b"TRAILER"
+        r.ip_in(u, PROTO_UDP)
+        r.poll()
+        assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "udp_bad_checksum": 1}
+        assert r.sent() == []
         r.finish()
 
 
