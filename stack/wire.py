@@ -167,9 +167,12 @@ def ip_parse(s):
     return bytes(v)
 
 
+_BUF_TYPES = (bytes, bytearray, memoryview)   # built once: a tuple display allocates per call
+
+
 def is_addr(a):
     """a is a 4-byte buffer (what the stack takes as an IPv4 address)."""
-    return isinstance(a, (bytes, bytearray, memoryview)) and len(a) == 4
+    return isinstance(a, _BUF_TYPES) and len(a) == 4
 
 
 def ip_addr(a):
