@@ -231,7 +231,7 @@ class Rig:
 BCAST = b"\xff\xff\xff\xff\xff\xff"
 
 TICKS_MAX = 0x3FFFFFFF          # the stack's clock wraps at 2^30 (stack/wire.py)
-NEAR_WRAP = 0x40000000 - 3000   # a start time 3 s before the wrap
+NEAR_WRAP = 0x40000000 - 1000   # a start time 1 s before the wrap
 
 
 def ip_int(a):

@@ -5,7 +5,7 @@
 # ends with the stack shut down and the pool back at NBLOCKS free.
 import frames
 from frames import ETH_ARP, ZERO_MAC
-from support import BCAST, OTHER_IP, PEER_IP, PEER_MAC, US_IP, US_MAC, Rig
+from support import BCAST, NEAR_WRAP, OTHER_IP, PEER_IP, PEER_MAC, US_IP, US_MAC, Rig
 
 from stack import pbuf
 from stack.pool import pool
@@ -152,7 +152,15 @@ def test_resolution_flushes_queue_in_order():
 
 
 def test_at_most_one_request_per_interval():
-    with Rig() as r:
+    _at_most_one_request_per_interval(0)
+
+
+def test_at_most_one_request_per_interval_across_the_clock_wrap():
+    _at_most_one_request_per_interval(NEAR_WRAP)
+
+
+def _at_most_one_request_per_interval(start):
+    with Rig(now=start) as r:
         iv = r.config.ARP_REQUEST_INTERVAL_MS
         _send_udp(r, PEER_IP, b"a")
         r.poll()
@@ -175,7 +183,15 @@ def test_at_most_one_request_per_interval():
 
 
 def test_gives_up_after_max_requests_and_frees_queue():
-    with Rig() as r:
+    _gives_up_after_max_requests_and_frees_queue(0)
+
+
+def test_gives_up_after_max_requests_and_frees_queue_across_the_clock_wrap():
+    _gives_up_after_max_requests_and_frees_queue(NEAR_WRAP)
+
+
+def _gives_up_after_max_requests_and_frees_queue(start):
+    with Rig(now=start) as r:
         iv = r.config.ARP_REQUEST_INTERVAL_MS
         nmax = r.config.ARP_MAX_REQUESTS
         _send_udp(r, PEER_IP, b"a")
@@ -202,7 +218,15 @@ def test_gives_up_after_max_requests_and_frees_queue():
 
 
 def test_gives_up_with_shorter_settings():
-    with Rig(ARP_MAX_REQUESTS=1, ARP_REQUEST_INTERVAL_MS=200) as r:
+    _gives_up_with_shorter_settings(0)
+
+
+def test_gives_up_with_shorter_settings_across_the_clock_wrap():
+    _gives_up_with_shorter_settings(NEAR_WRAP)
+
+
+def _gives_up_with_shorter_settings(start):
+    with Rig(now=start, ARP_MAX_REQUESTS=1, ARP_REQUEST_INTERVAL_MS=200) as r:
         _send_udp(r, PEER_IP)
         r.run_until(1000)
         assert len(_requests(r.sent_parsed())) == 1
@@ -273,7 +297,15 @@ def test_cache_full_of_pending_entries():
 
 
 def test_entry_ages_out():
-    with Rig(ARP_ENTRY_TTL_MS=5000) as r:
+    _entry_ages_out(0)
+
+
+def test_entry_ages_out_across_the_clock_wrap():
+    _entry_ages_out(NEAR_WRAP)
+
+
+def _entry_ages_out(start):
+    with Rig(now=start, ARP_ENTRY_TTL_MS=5000) as r:
         r.learn()
         r.poll(4900)
         assert r.st.arp.lookup(PEER_IP) == PEER_MAC

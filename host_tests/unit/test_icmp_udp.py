@@ -8,7 +8,7 @@
 # back at NBLOCKS free.
 import frames
 from frames import ETH_IP, PROTO_ICMP, PROTO_UDP
-from support import (BCAST, PEER_IP, PEER_MAC, SUBNET_BCAST, US_IP, US_MAC, Rig)
+from support import BCAST, NEAR_WRAP, PEER_IP, PEER_MAC, SUBNET_BCAST, US_IP, US_MAC, Rig
 
 from stack import pbuf
 from stack.pool import pool
@@ -142,7 +142,15 @@ def test_no_error_about_an_icmp_error():
 
 
 def test_error_rate_limited_and_recovering():
-    with Rig() as r:
+    _error_rate_limited_and_recovering(0)
+
+
+def test_error_rate_limited_and_recovering_across_the_clock_wrap():
+    _error_rate_limited_and_recovering(NEAR_WRAP)
+
+
+def _error_rate_limited_and_recovering(start):
+    with Rig(now=start) as r:
         r.learn()
         burst = r.config.ICMP_ERR_BURST
         rate = r.config.ICMP_ERR_RATE_PER_S
