@@ -435,3 +435,62 @@ def test_released_packets_leave_the_arp_quota_while_in_the_tx_ring():
         r.poll()
         assert [f["udp"]["data"] for f in r.sent_parsed()] == [b"one", b"two", b"three"]
         r.finish()
+
+
+# ---- what is counted for a parked datagram, and ARP's own failures ------------------
+
+def test_echo_reply_given_up_in_the_arp_queue_never_counted_as_sent():
+    # the peer pings us before we know its MAC: the reply waits for ARP, no
+    # answer comes, the reply is given up. Nothing reached the driver, so
+    # neither ipv4_tx nor icmp_echo_tx moved (they used to, at parking time)
+    with Rig() as r:
+        r.ping_in(seq=1)
+        r.run_until(r.config.ARP_MAX_REQUESTS * r.config.ARP_REQUEST_INTERVAL_MS + 500)
+        fs = r.sent_parsed()
+        assert len(fs) == r.config.ARP_MAX_REQUESTS and all("arp" in f for f in fs)
+        d = r.delta()
+        assert d == {"eth_rx": 1, "ipv4_rx": 1, "icmp_echo_rx": 1,
+                     "arp_request_tx": r.config.ARP_MAX_REQUESTS, "arp_gave_up": 1}, d
+        assert r.quiesced()
+        r.finish()
+
+
+def test_echo_reply_released_from_the_arp_queue_counted_when_sent():
+    with Rig() as r:
+        r.ping_in(seq=1)
+        r.poll(10)
+        assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "icmp_echo_rx": 1, "arp_request_tx": 1}
+        r.sent()
+        r.mark()
+        _arp_in(r, 2, tha=US_MAC, dst=US_MAC)
+        r.poll(20)
+        fs = r.sent_parsed()
+        assert len(fs) == 1 and fs[0]["icmp"]["type"] == 0
+        assert r.delta() == {"eth_rx": 1, "arp_reply_rx": 1, "ipv4_tx": 1, "icmp_echo_tx": 1}
+        r.finish()
+
+
+def test_arp_request_without_a_block_counts_its_own_counter():
+    with Rig(QUOTA_TX_BLOCKS=0) as r:
+        assert _send_udp(r, PEER_IP)                # parked; the request cannot be built
+        r.poll(10)
+        assert r.sent() == []
+        d = r.delta()
+        assert d == {"arp_tx_no_buffer": 1}, d     # not ipv4_tx_no_buffer, and no arp_request_tx
+        r.finish()
+
+
+def test_parked_datagram_refused_by_the_tx_quota_on_release_is_a_counted_drop():
+    with Rig() as r:
+        _send_udp(r, PEER_IP, b"parked")
+        r.poll(10)
+        assert len(_requests(r.sent_parsed())) == 1
+        assert pool.held(pool.H_ARPQ) == 1
+        pool.set_quota(pool.H_TX, 0)              # (the Rig puts the quotas back)
+        r.mark()
+        _arp_in(r, 2, tha=US_MAC, dst=US_MAC)
+        r.poll(20)
+        assert r.sent() == []
+        assert r.delta() == {"eth_rx": 1, "arp_reply_rx": 1, "arp_release_no_quota": 1}
+        assert pool.held(pool.H_ARPQ) == 0 and r.quiesced()
+        r.finish()
