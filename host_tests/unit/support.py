@@ -79,7 +79,7 @@ SUBNET_BCAST = "198.51.100.255"
 
 
 class Rig:
-    def __init__(self, ip=US_IP, prefix=24, gw=None, now=0, **settings):
+    def __init__(self, ip=US_IP, prefix=24, gw=None, now=0, mac=US_MAC, **settings):
         """now: the ticks value the stack's clock starts at (e.g. NEAR_WRAP, so
         the test's timers run across the 2^30 wrap). The test's own time
         (self.t, poll(t), run_until(t)) always starts at 0."""
@@ -97,7 +97,7 @@ class Rig:
         ps = pool.stats()       # Stack() sets quotas and the RX reserve: put them back after
         self.pool_limits = (list(ps["quota"]), ps["reserve"])
         self.drv = Memif(wire_queue=256)
-        self.st = Stack(self.drv, US_MAC, ip, prefix, gw, now_ms=now)
+        self.st = Stack(self.drv, mac, ip, prefix, gw, now_ms=now)
         self.ctr = self.st.ctr
         self.t0 = now
         self.t = 0
