@@ -208,9 +208,12 @@ def _pool_limits_per_module(request):
         st = pool.stats()
         _POOL_DEFAULTS["quota"] = list(st["quota"])
         _POOL_DEFAULTS["reserve"] = st["reserve"]
+        _POOL_DEFAULTS["hdr_quota"] = list(st["hdr_quota"])
     else:
         for h, n in enumerate(_POOL_DEFAULTS["quota"]):
             pool.set_quota(h, n)
+        for h, n in enumerate(_POOL_DEFAULTS["hdr_quota"]):
+            pool.set_hquota(h, n)
         pool.set_reserve(_POOL_DEFAULTS["reserve"])
     yield
 

@@ -9,7 +9,9 @@ QUOTA_REASM_BLOCKS = 24         # a fragment flood cannot take more than this
 QUOTA_ARPQ_BLOCKS = 8           # packets parked for ARP, over all destinations
 QUOTA_UDP_BLOCKS = 32           # all UDP receive queues together
 QUOTA_TCP_BLOCKS = 64
-QUOTA_TX_BLOCKS = 48            # headers and copies built for transmission
+QUOTA_TX_BLOCKS = 48            # frame blocks built for transmission (replies, copies)
+QUOTA_TX_HDR_BLOCKS = 192       # header blocks (of 256) for frames being sent: the rest
+                                # stays for those parked in queues (ARP, TCP)
 QUOTA_APP_BLOCKS = 32
 PBUF_OBJECTS = 512              # pbuf objects, made once: more than blocks, so a stale
                                 # handle meets a freed object, never a new owner's pbuf

@@ -1,7 +1,8 @@
 # The synchronous core: poll(now_ms) takes what the driver has (within a
 # budget), runs due timers, lets the driver finish transmissions and returns
 # the next deadline. Time only ever comes in through poll()'s argument, so
-# timeouts are tested and fuzzed without sleeping.
+# timeouts are tested and fuzzed without sleeping. Time is a ticks value in
+# [0, 2^30) that wraps (wire.ticks_add/ticks_diff); addresses are bytes(4).
 from . import config, counters, pbuf
 from .arp import Arp
 from .icmp import Icmp
@@ -9,7 +10,7 @@ from .ipv4 import Ipv4
 from .netif import Netif
 from .pool import at_baseline, pool
 from .udp import Udp
-from .wire import ip_parse
+from .wire import TICKS_MAX, be16, ip_addr, ticks_add, ticks_diff
 
 
 def apply_pool_limits():
@@ -20,19 +21,22 @@ def apply_pool_limits():
     pool.set_quota(pool.H_UDP, config.QUOTA_UDP_BLOCKS)
     pool.set_quota(pool.H_TCP, config.QUOTA_TCP_BLOCKS)
     pool.set_quota(pool.H_TX, config.QUOTA_TX_BLOCKS)
+    pool.set_hquota(pool.H_TX, config.QUOTA_TX_HDR_BLOCKS)
     pool.set_quota(pool.H_APP, config.QUOTA_APP_BLOCKS)
 
 
 class Stack:
     def __init__(self, drv, mac, ip, prefix=24, gw=None, now_ms=0):
-        apply_pool_limits()
-        self.ctr = counters.new()
-        self.now = now_ms
-        self.ip_addr = ip_parse(ip) if isinstance(ip, str) else ip
+        """ip and gw: "a.b.c.d" or a 4-byte buffer (gw None, 0 or "" for none);
+        now_ms: the ticks value the clock starts at."""
+        ip = ip_addr(ip)
         if not 0 <= prefix <= 32:
             raise ValueError("bad prefix length")
-        self.mask = (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
-        self.gw = (ip_parse(gw) if isinstance(gw, str) else gw) or 0
+        gw = ip_addr(gw) if gw else None
+        apply_pool_limits()
+        self.ctr = counters.new()
+        self.now = now_ms & TICKS_MAX
+        self._set_addr(ip, prefix, gw)
         self.netif = Netif(self, drv, mac)
         self.ip = Ipv4(self)
         self.arp = Arp(self)
@@ -40,7 +44,31 @@ class Stack:
         self.udp = Udp(self)
         self.tcp = None
         self.drv_stats = None   # the driver's last counters, once it is closed
-        self.next_tick = now_ms + config.TIMER_TICK_MS
+        self.next_tick = ticks_add(self.now, config.TIMER_TICK_MS)
+
+    def _set_addr(self, ip, prefix, gw):
+        """Our address, netmask, subnet broadcast (bytes(4)) and their 16-bit
+        halves, which the per-packet code compares against (small ints on
+        every port)."""
+        mask = bytearray(4)
+        for i in range(4):
+            k = prefix - 8 * i
+            mask[i] = 0 if k <= 0 else (0xFF if k >= 8 else (0xFF << (8 - k)) & 0xFF)
+        self.ip_addr = ip
+        self.prefix = prefix
+        self.mask = bytes(mask)
+        self.bcast = bytes(ip[i] | (~mask[i] & 0xFF) for i in range(4))
+        self.gw = gw
+        self.ip_hi = be16(ip, 0)
+        self.ip_lo = be16(ip, 2)
+        self.mask_hi = be16(mask, 0)
+        self.mask_lo = be16(mask, 2)
+        self.net_hi = self.ip_hi & self.mask_hi
+        self.net_lo = self.ip_lo & self.mask_lo
+        # a /32 has no subnet broadcast address (only 255.255.255.255)
+        self.has_bcast = prefix < 32
+        self.bcast_hi = be16(self.bcast, 0)
+        self.bcast_lo = be16(self.bcast, 2)
 
     def up(self):
         """The interface came up: announce ourselves (gratuitous ARP)."""
@@ -48,12 +76,14 @@ class Stack:
         self.netif.reap()
 
     def poll(self, now_ms):
-        """One round of work. Returns the time (ms, same clock) by which
+        """One round of work at ticks time now_ms (ms, wrapping at 2^30; a
+        larger value is taken modulo 2^30). Returns the ticks time by which
         poll() wants to run again; `now_ms` itself when frames were left."""
+        now_ms &= TICKS_MAX
         self.now = now_ms
         budget = config.RX_BUDGET_FRAMES
         n = self.netif.poll_rx(budget)
-        if now_ms >= self.next_tick:
+        if ticks_diff(now_ms, self.next_tick) >= 0:
             self.timers(now_ms)
         self.netif.reap()
         if n >= budget:
@@ -63,12 +93,9 @@ class Stack:
 
     def timers(self, now_ms):
         self.now = now_ms
-        ip = self.ip
-        ip.cast = 0
-        ip.l2bcast = 0
         self.arp.tick(now_ms)
-        ip.reasm.tick(now_ms)
-        self.next_tick = now_ms + config.TIMER_TICK_MS
+        self.ip.reasm.tick(now_ms)
+        self.next_tick = ticks_add(now_ms, config.TIMER_TICK_MS)
 
     def snapshot(self):
         """Counters, pool levels, driver counters and the copy tally: the

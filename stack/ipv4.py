@@ -7,19 +7,38 @@ from . import config, pbuf
 from .checksum import inet, sum16
 from .pool import pool
 from .reasm import Reasm
-from .wire import (BCAST_MAC, ETH_HLEN, ETHERTYPE_IPV4, IPV4_HLEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
-                   be16, be32, put16, put32)
+from .wire import (BCAST_MAC, ETHERTYPE_IPV4, IPV4_HLEN, PROTO_ICMP, PROTO_TCP, PROTO_UDP,
+                   be16, copy_field, put16)
 
-ALL_HOSTS = const(0xE0000001)  # 224.0.0.1, joined by every host (RFC 1112)
-LIMITED_BCAST = const(0xFFFFFFFF)
 MF = const(0x2000)
 DF = const(0x4000)
 OFFMASK = const(0x1FFF)
 
-# cast of the datagram being processed (st.ip.cast)
+# What a datagram carries up to its transport (the `cast` argument of
+# udp/icmp/tcp input): how it was addressed, as bits.
 UNICAST = const(0)
-BROADCAST = const(1)
-MULTICAST = const(2)
+BROADCAST = const(1)    # to 255.255.255.255 or our subnet broadcast
+MULTICAST = const(2)    # to a group we are in (224.0.0.1)
+LINK_BCAST = const(4)   # came in a link-layer broadcast/multicast frame
+
+# Counters to move when a datagram really reaches the driver (the `tag` of
+# output()): a datagram parked for ARP counts only if it leaves the queue.
+TX_IPV4 = const(1)
+TX_FRAG = const(2)
+TX_ECHO = const(4)
+TX_UDP = const(8)
+TX_UNREACH = const(16)
+_TX_NAMES = ("ipv4_tx", "ipv4_frag_tx", "icmp_echo_tx", "udp_tx", "icmp_unreach_tx")
+
+
+def count_tx(ctr, tag):
+    """The datagram tagged `tag` went to the driver: move its counters."""
+    i = 0
+    while tag:
+        if tag & 1:
+            ctr[_TX_NAMES[i]] += 1
+        tag >>= 1
+        i += 1
 
 
 class Ipv4:
@@ -28,23 +47,30 @@ class Ipv4:
         self.ctr = stack.ctr
         self.reasm = Reasm(stack)
         self.ident = 1
-        # what input() learned about the datagram being delivered, read by the
-        # transport handlers (as lwIP's ip_data): no tuple per packet
-        self.src = 0
-        self.dst = 0
-        self.hlen = 0
-        self.cast = UNICAST
-        self.l2bcast = 0
+        # source and destination of the datagram being delivered, filled per
+        # datagram (no object per packet): a transport handler or a receive
+        # callback may read them until it returns, as lwIP's ip_data.
+        self.src = bytearray(4)
+        self.dst = bytearray(4)
+        self._mcast_mac = bytearray(b"\x01\x00\x5e\x00\x00\x00")
 
-    # --- addresses --------------------------------------------------------------
-    def is_bcast(self, a):
+    # --- addresses (as 16-bit halves: small ints on every port) ---------------------
+    def bcast16(self, hi, lo):
+        """hi:lo is the limited or our subnet broadcast address."""
         st = self.st
-        return a == LIMITED_BCAST or (st.mask != LIMITED_BCAST and a == (st.ip_addr | ~st.mask & LIMITED_BCAST))
+        return (hi == 0xFFFF and lo == 0xFFFF) or (st.has_bcast and hi == st.bcast_hi and lo == st.bcast_lo)
 
-    def martian_src(self, a):
+    def martian16(self, hi, lo):
         """RFC 1122 3.2.1.3: a source that cannot be a unique host."""
-        top = a >> 24
-        return top == 0 or top == 127 or top >= 224 or self.is_bcast(a)
+        top = hi >> 8
+        return top == 0 or top == 127 or top >= 224 or self.bcast16(hi, lo)
+
+    def is_bcast(self, a, o=0):
+        """The 4-byte address at a[o] is a broadcast address."""
+        return self.bcast16(be16(a, o), be16(a, o + 2))
+
+    def martian_src(self, a, o=0):
+        return self.martian16(be16(a, o), be16(a, o + 2))
 
     # --- input ------------------------------------------------------------------
     def input(self, p, l2bcast, flags):
@@ -82,25 +108,27 @@ class Ipv4:
             ctr["ipv4_bad_options"] += 1
             pbuf.free(p)
             return
-        src = be32(b, o + 12)
-        dst = be32(b, o + 16)
-        if self.martian_src(src) or src == st.ip_addr:
+        sh = be16(b, o + 12)
+        sl = be16(b, o + 14)
+        dh = be16(b, o + 16)
+        dl = be16(b, o + 18)
+        if self.martian16(sh, sl) or (sh == st.ip_hi and sl == st.ip_lo):
             ctr["ipv4_martian_src"] += 1
             pbuf.free(p)
             return
-        top = dst >> 24
-        if dst == st.ip_addr:
+        top = dh >> 8
+        if dh == st.ip_hi and dl == st.ip_lo:
             cast = UNICAST
             if l2bcast:
                 # RFC 1122 3.3.6: unicast IP inside a link-layer broadcast
                 ctr["ipv4_not_for_us"] += 1
                 pbuf.free(p)
                 return
-        elif self.is_bcast(dst):
+        elif self.bcast16(dh, dl):
             cast = BROADCAST
-        elif dst == ALL_HOSTS:
+        elif dh == 0xE000 and dl == 1:      # 224.0.0.1, joined by every host (RFC 1112)
             cast = MULTICAST
-        elif top == 0 or top == 127 or (top >= 240):
+        elif top == 0 or top == 127 or top >= 240:
             ctr["ipv4_martian_dst"] += 1
             pbuf.free(p)
             return
@@ -108,6 +136,8 @@ class Ipv4:
             ctr["ipv4_not_for_us"] += 1
             pbuf.free(p)
             return
+        if l2bcast:
+            cast |= LINK_BCAST
         frag = be16(b, o + 6)
         if frag & (MF | OFFMASK):
             p = self.reasm.input(p, hl, tl, frag)
@@ -117,54 +147,51 @@ class Ipv4:
             o = p.off
             hl = (b[o] & 15) << 2
         ctr["ipv4_rx"] += 1
-        self.src = src
-        self.dst = dst
-        self.hlen = hl
-        self.cast = cast
-        self.l2bcast = l2bcast
+        copy_field(self.src, 0, b, o + 12, 4)
+        copy_field(self.dst, 0, b, o + 16, 4)
         proto = b[o + 9]
         if proto == PROTO_UDP:
-            st.udp.input(p)
+            st.udp.input(p, hl, cast, flags)
         elif proto == PROTO_ICMP:
-            st.icmp.input(p)
+            st.icmp.input(p, hl, cast, flags)
         elif proto == PROTO_TCP and st.tcp is not None:
-            st.tcp.input(p)
+            st.tcp.input(p, hl, cast, flags)
         else:
             ctr["ipv4_unknown_proto"] += 1
-            st.icmp.unreachable(p, 2)   # protocol unreachable (suppressed when not allowed)
+            st.icmp.unreachable(p, 2, cast)   # protocol unreachable (suppressed when not allowed)
             pbuf.free(p)
 
     # --- output -----------------------------------------------------------------
-    def output(self, p, src, dst, proto, ttl=0, tos=0):
+    def output(self, p, src, dst, proto, ttl=0, tos=0, tag=0):
         """Send transport payload chain p (its transport header first) from src
-        to dst. Consumes the caller's reference. True when handed to ARP/driver."""
+        to dst (4-byte buffers; src None: ours). Consumes the caller's
+        reference. True when handed to the driver or parked for ARP. `tag`:
+        the caller's TX_* counters, moved with ipv4_tx when the datagram
+        really reaches the driver."""
         st = self.st
         ctr = self.ctr
         if not ttl:
             ttl = config.IP_DEFAULT_TTL
         nexthop = self.route(dst)
-        if nexthop < 0:
+        if nexthop is None:
             ctr["ipv4_no_route"] += 1
             pbuf.free(p)
             return False
-        if src == 0:
+        if src is None:
             src = st.ip_addr
         ident = self.ident
         self.ident = (ident + 1) & 0xFFFF
         mtu = st.netif.mtu
         if p.tot + IPV4_HLEN <= mtu:
             if not pbuf.header(p, IPV4_HLEN):
-                h = pbuf.alloc(pool.H_TX, IPV4_HLEN, ETH_HLEN)
+                h = pbuf.hdr(pool.H_TX, IPV4_HLEN)
                 if h is None:
                     ctr["ipv4_tx_no_buffer"] += 1
                     pbuf.free(p)
                     return False
                 p = pbuf.cat(h, p)
             _fill(p.buf, p.off, p.tot, tos, ident, 0, ttl, proto, src, dst)
-            if self._link_out(p, nexthop, dst):
-                ctr["ipv4_tx"] += 1
-                return True
-            return False
+            return self._link_out(p, nexthop, dst, TX_IPV4 | tag)
         # fragment: fresh header blocks chained to windows of the payload
         if p.tot + IPV4_HLEN > 65535:
             ctr["ipv4_tx_too_big"] += 1
@@ -179,8 +206,8 @@ class Ipv4:
             last = k <= step
             if not last:
                 k = step
-            h = pbuf.alloc(pool.H_TX, IPV4_HLEN, ETH_HLEN)
-            tail = _views(p, off, k) if h is not None else None
+            h = pbuf.hdr(pool.H_TX, IPV4_HLEN)
+            tail = pbuf.views(p, off, k) if h is not None else None
             if tail is None:
                 if h is not None:
                     pbuf.free(h)
@@ -189,30 +216,42 @@ class Ipv4:
                 break
             pbuf.cat(h, tail)
             _fill(h.buf, h.off, h.tot, tos, ident, (off >> 3) | (0 if last else MF), ttl, proto, src, dst)
-            if self._link_out(h, nexthop, dst):
-                ctr["ipv4_frag_tx"] += 1
-            else:
+            # the datagram counts (ipv4_tx and the caller's tag) with its last fragment
+            if not self._link_out(h, nexthop, dst, (TX_FRAG | TX_IPV4 | tag) if last else TX_FRAG):
+                # a datagram with a hole is no use: send no more of it
                 ok = False
+                break
             off += k
-        if ok:
-            ctr["ipv4_tx"] += 1
         pbuf.free(p)
         return ok
 
     def route(self, dst):
-        """Next hop for dst: dst itself on-link, else the gateway; -1 if none."""
+        """Next hop (a 4-byte buffer) for dst: dst itself on-link, broadcast or
+        multicast, else the gateway; None if there is none."""
         st = self.st
-        if dst == LIMITED_BCAST or (dst & st.mask) == (st.ip_addr & st.mask) or dst >> 28 == 14:
+        dh = be16(dst, 0)
+        dl = be16(dst, 2)
+        if (dh & st.mask_hi) == st.net_hi and (dl & st.mask_lo) == st.net_lo:
             return dst
-        return st.gw if st.gw else -1
+        if (dh == 0xFFFF and dl == 0xFFFF) or dh >> 12 == 14:
+            return dst
+        return st.gw
 
-    def _link_out(self, p, nexthop, dst):
-        if nexthop == LIMITED_BCAST or self.is_bcast(nexthop):
-            return self.st.netif.output(p, BCAST_MAC, ETHERTYPE_IPV4)
-        if dst >> 28 == 14:
-            m = bytes((0x01, 0x00, 0x5E, (dst >> 16) & 0x7F, (dst >> 8) & 0xFF, dst & 0xFF))
-            return self.st.netif.output(p, m, ETHERTYPE_IPV4)
-        return self.st.arp.output(p, nexthop)
+    def _link_out(self, p, nexthop, dst, tag):
+        st = self.st
+        if self.is_bcast(nexthop):
+            ok = st.netif.output(p, BCAST_MAC, ETHERTYPE_IPV4)
+        elif dst[0] >> 4 == 14:
+            m = self._mcast_mac
+            m[3] = dst[1] & 0x7F
+            m[4] = dst[2]
+            m[5] = dst[3]
+            ok = st.netif.output(p, m, ETHERTYPE_IPV4)
+        else:
+            return st.arp.output(p, nexthop, tag)
+        if ok:
+            count_tx(self.ctr, tag)
+        return ok
 
 
 def _fill(b, o, tl, tos, ident, frag, ttl, proto, src, dst):
@@ -225,8 +264,8 @@ def _fill(b, o, tl, tos, ident, frag, ttl, proto, src, dst):
     b[o + 9] = proto
     b[o + 10] = 0
     b[o + 11] = 0
-    put32(b, o + 12, src)
-    put32(b, o + 16, dst)
+    copy_field(b, o + 12, src, 0, 4)
+    copy_field(b, o + 16, dst, 0, 4)
     put16(b, o + 10, inet(b, o, IPV4_HLEN))
 
 
@@ -248,22 +287,3 @@ def _options_ok(b, i, end):
         i += ln
     return True
 
-
-def _views(p, off, n):
-    """A chain of windows onto bytes [off, off+n) of chain p (no copy: each
-    window holds a reference on its block)."""
-    head = None
-    while p is not None and n > 0:
-        if off >= p.len:
-            off -= p.len
-            p = p.next
-            continue
-        k = p.len - off
-        if k > n:
-            k = n
-        v = pbuf.view(p, p.off + off, k)
-        head = v if head is None else pbuf.cat(head, v)
-        n -= k
-        off = 0
-        p = p.next
-    return head

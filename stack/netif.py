@@ -6,7 +6,7 @@ from micropython import const
 
 from . import config, pbuf
 from .pool import pool
-from .wire import ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, be16, be32, put16, put_bytes
+from .wire import ETH_HLEN, ETHERTYPE_ARP, ETHERTYPE_IPV4, be16, put16, put_bytes, same
 
 ENOBUFS = const(105)
 
@@ -17,8 +17,8 @@ class Netif:
         self.ctr = stack.ctr
         self.drv = drv
         self.mac = bytes(mac)
-        self.mac_hi = be16(self.mac, 0)
-        self.mac_lo = be32(self.mac, 2)
+        if len(self.mac) != 6:
+            raise ValueError("a MAC address is 6 bytes")
         self.mtu = config.MTU_BYTES
         self.rx_out = array("i", [0] * (3 * config.RX_BATCH_FRAMES))
         self.reap_out = array("i", [0] * config.TX_REAP_MAX)
@@ -72,17 +72,16 @@ class Netif:
             return
         b = p.buf
         o = p.off
-        hi = be16(b, o)
-        lo = be32(b, o + 2)
+        mac = self.mac
         bcast = 0
-        if hi != self.mac_hi or lo != self.mac_lo:
+        if not same(b, o, mac, 0, 6):   # a byte compare: no 32-bit int per frame
             if b[o] & 1:            # group address: broadcast or multicast
                 bcast = 1
             else:
                 ctr["eth_other_dst"] += 1
                 pbuf.free(p)
                 return
-        if be16(b, o + 6) == self.mac_hi and be32(b, o + 8) == self.mac_lo:
+        if same(b, o + 6, mac, 0, 6):
             ctr["eth_own_src"] += 1
             pbuf.free(p)
             return

@@ -36,6 +36,9 @@ def put16(b, o, v):
 
 
 def put32(b, o, v):
+    """Not for the per-packet path: a 32-bit value is a heap int on 32-bit
+    ports. Addresses are 4-byte buffers (put_bytes), sequence numbers use
+    stack/seq.py."""
     b[o] = (v >> 24) & 0xFF
     b[o + 1] = (v >> 16) & 0xFF
     b[o + 2] = (v >> 8) & 0xFF
@@ -57,6 +60,22 @@ def put_bytes_viper(b, o: int, src):
     i = 0
     while i < n:
         d[o + i] = s[i]
+        i += 1
+
+
+def copy_field_plain(d, do, s, so, n):
+    """d[do:do+n] = s[so:so+n] for a short header field (an address), no slice."""
+    for i in range(n):
+        d[do + i] = s[so + i]
+
+
+@micropython.viper
+def copy_field_viper(d, do: int, s, so: int, n: int):
+    pd = ptr8(d)  # noqa: F821
+    ps = ptr8(s)  # noqa: F821
+    i = 0
+    while i < n:
+        pd[do + i] = ps[so + i]
         i += 1
 
 
@@ -82,27 +101,88 @@ def same_viper(a, ao: int, b, bo: int, n: int) -> bool:
 
 if IS_MPY:
     put_bytes = put_bytes_viper
+    copy_field = copy_field_viper
     same = same_viper
 else:
     put_bytes = put_bytes_plain
+    copy_field = copy_field_plain
     same = same_plain
 
 
-def ip_str(a):
-    return "%d.%d.%d.%d" % ((a >> 24) & 255, (a >> 16) & 255, (a >> 8) & 255, a & 255)
+# --- the clock -------------------------------------------------------------------
+# The stack's time is a ticks value in [0, 2^30) that wraps, as MicroPython's
+# ticks_ms() on a 32-bit port. Deadlines are compared by their difference,
+# never by `>=` on raw values. Every intermediate below stays inside the
+# small-int range of a 32-bit port ([-2^30, 2^30)): nothing allocates.
+TICKS_MAX = const(0x3FFFFFFF)       # 2^30 - 1, the largest small int on 32-bit
+TICKS_HALF = const(0x20000000)      # 2^29: differences live in [-2^29, 2^29)
+TICKS_PERIOD = TICKS_MAX + 1        # 2^30 (a heap int on 32-bit: not for the hot path)
+
+
+def ticks_add(t, delta):
+    """t + delta on the ticks circle (t in [0, 2^30), |delta| < 2^29)."""
+    if delta >= 0:
+        r = t - TICKS_MAX + delta - 1       # t + delta - 2^30, never above 2^29
+        if r < 0:
+            r = r + TICKS_MAX + 1
+        return r
+    r = t + delta
+    if r < 0:
+        r = r + TICKS_MAX + 1
+    return r
+
+
+def ticks_diff(a, b):
+    """a - b on the ticks circle, in [-2^29, 2^29): positive when a is later."""
+    d = (a - b) & TICKS_MAX
+    if d >= TICKS_HALF:
+        d = d - TICKS_HALF - TICKS_HALF
+    return d
+
+
+# --- addresses -------------------------------------------------------------------
+# An IPv4 address is a 4-byte buffer (bytes, bytearray or a window of a frame),
+# never a 32-bit int: on a 32-bit port that would be a heap object. Code that
+# compares addresses reads them as two 16-bit halves (be16) or uses `same`.
+
+def ip_str(a, o=0):
+    """"a.b.c.d" for the 4-byte address at a[o:o+4] (allocates: not per packet)."""
+    return "%d.%d.%d.%d" % (a[o], a[o + 1], a[o + 2], a[o + 3])
 
 
 def ip_parse(s):
+    """"a.b.c.d" -> bytes(4); ValueError for anything else."""
     parts = s.split(".")
     if len(parts) != 4:
         raise ValueError("bad IPv4 address: " + s)
-    v = 0
-    for x in parts:
-        n = int(x)
-        if not 0 <= n <= 255:
+    v = bytearray(4)
+    for i in range(4):
+        x = parts[i]
+        if not x or len(x) > 3 or not x.isdigit():
             raise ValueError("bad IPv4 address: " + s)
-        v = (v << 8) | n
-    return v
+        n = int(x)
+        if n > 255:
+            raise ValueError("bad IPv4 address: " + s)
+        v[i] = n
+    return bytes(v)
+
+
+_BUF_TYPES = (bytes, bytearray, memoryview)   # built once: a tuple display allocates per call
+
+
+def is_addr(a):
+    """a is a 4-byte buffer (what the stack takes as an IPv4 address)."""
+    return isinstance(a, _BUF_TYPES) and len(a) == 4
+
+
+def ip_addr(a):
+    """An address given as "a.b.c.d" or a 4-byte buffer -> bytes(4) (set-up
+    and application entry points; not per packet)."""
+    if isinstance(a, str):
+        return ip_parse(a)
+    if not is_addr(a):
+        raise ValueError("an IPv4 address is a 4-byte buffer or \"a.b.c.d\"")
+    return bytes(a)
 
 
 def mac_parse(s):
@@ -115,17 +195,3 @@ def mac_parse(s):
 def mac_str(m):
     return ":".join("%02x" % x for x in m)
 
-
-# ---- time: a ticks clock in [0, TICKS_PERIOD) that wraps ----------------------------
-TICKS_PERIOD = const(0x40000000)     # 2^30: MicroPython's ticks period on 32-bit ports
-TICKS_MAX = const(0x3FFFFFFF)
-TICKS_HALF = const(0x20000000)
-
-
-def ticks_add(t, delta):
-    return (t + delta) & TICKS_MAX
-
-
-def ticks_diff(a, b):
-    """a - b on the wrapping clock, in (-2^29, 2^29]: positive when a is later."""
-    return ((a - b + TICKS_HALF) & TICKS_MAX) - TICKS_HALF

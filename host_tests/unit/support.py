@@ -79,7 +79,10 @@ SUBNET_BCAST = "198.51.100.255"
 
 
 class Rig:
-    def __init__(self, ip=US_IP, prefix=24, gw=None, now=0, **settings):
+    def __init__(self, ip=US_IP, prefix=24, gw=None, now=0, mac=US_MAC, **settings):
+        """now: the ticks value the stack's clock starts at (e.g. NEAR_WRAP, so
+        the test's timers run across the 2^30 wrap). The test's own time
+        (self.t, poll(t), run_until(t)) always starts at 0."""
         from stack import config
         from stack.core import Stack
         from stack.memif import Memif
@@ -92,11 +95,12 @@ class Rig:
             setattr(config, k, settings[k])
         self.free_at_start = pool.nfree()
         ps = pool.stats()       # Stack() sets quotas and the RX reserve: put them back after
-        self.pool_limits = (list(ps["quota"]), ps["reserve"])
+        self.pool_limits = (list(ps["quota"]), ps["reserve"], list(ps["hdr_quota"]))
         self.drv = Memif(wire_queue=256)
-        self.st = Stack(self.drv, US_MAC, ip, prefix, gw, now_ms=now)
+        self.st = Stack(self.drv, mac, ip, prefix, gw, now_ms=now)
         self.ctr = self.st.ctr
-        self.t = now
+        self.t0 = now
+        self.t = 0
         self.done = False
         self.mark()
 
@@ -120,7 +124,9 @@ class Rig:
         for k in self.saved:
             setattr(self.config, k, self.saved[k])
         self.saved = {}
-        quota, reserve = self.pool_limits
+        quota, reserve, hquota = self.pool_limits
+        for h in range(len(hquota)):
+            self.pool.set_hquota(h, hquota[h])
         for h in range(len(quota)):
             self.pool.set_quota(h, quota[h])
         self.pool.set_reserve(reserve)
@@ -135,13 +141,18 @@ class Rig:
         if t is not None:
             assert t >= self.t, "the clock never goes back"
             self.t = t
-        r = self.st.poll(self.t)
+        r = self.st.poll(self.now())
         for _ in range(64):
             if not self.drv.pending_rx():
                 break
-            r = self.st.poll(self.t)
+            r = self.st.poll(self.now())
         assert not self.drv.pending_rx(), "frames left on the wire after 64 polls"
         return r
+
+    def now(self):
+        """The stack's ticks value at the test's time self.t: start + t,
+        wrapping at 2^30 as a 32-bit port's ticks_ms() does."""
+        return (self.t0 + self.t) & TICKS_MAX
 
     def run_until(self, t, step=None):
         """Poll every `step` ms (default: the timer tick) up to and at t."""
@@ -197,7 +208,7 @@ class Rig:
                                frames.arp(1, mac, ip, frames.ZERO_MAC, US_IP)))
         self.poll()
         self.sent()
-        assert self.st.arp.lookup(ip_int(ip)) == mac
+        assert self.st.arp.lookup(ip) == mac
         self.mark()
 
     # -- the end --
@@ -221,8 +232,18 @@ class Rig:
 
 BCAST = b"\xff\xff\xff\xff\xff\xff"
 
+TICKS_MAX = 0x3FFFFFFF          # the stack's clock wraps at 2^30 (stack/wire.py)
+NEAR_WRAP = 0x40000000 - 1000   # a start time 1 s before the wrap
+
 
 def ip_int(a):
-    """"a.b.c.d" -> int (the form stack functions take)."""
+    """"a.b.c.d" -> int, for a test's own reasoning about addresses (the
+    stack never takes one)."""
     p = a.split(".")
     return (int(p[0]) << 24) | (int(p[1]) << 16) | (int(p[2]) << 8) | int(p[3])
+
+
+def ip_b(a):
+    """"a.b.c.d" -> bytes(4) (the form stack functions take)."""
+    p = a.split(".")
+    return bytes([int(x) for x in p])

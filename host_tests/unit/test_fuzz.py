@@ -9,7 +9,7 @@
 import frames
 import fuzz
 from frames import ETH_IP, PROTO_ICMP, PROTO_UDP
-from support import BCAST, PEER_IP, PEER_MAC, SUBNET_BCAST, US_IP, US_MAC, ip_int, raises
+from support import BCAST, PEER_IP, PEER_MAC, SUBNET_BCAST, US_IP, US_MAC, raises
 
 # Frames per seed: the module stays well under 20 s on MicroPython.
 N = 8000
@@ -126,8 +126,8 @@ def test_regression_arp_request_pacing_survives_eviction():
     # ARP_REQUEST_INTERVAL_MS (seen at 740 ms apart by the seeded campaign).
     h = fuzz.Harness()
     r = h.r
-    peer = ip_int(PEER_IP)
-    del r.st.arp.cache[peer]                 # start with the peer unknown
+    peer = PEER_IP
+    r.st.arp.remove(peer)                    # start with the peer unknown
     ping = frames.eth(US_MAC, PEER_MAC, ETH_IP,
                       frames.ipv4(PEER_IP, US_IP, PROTO_ICMP, frames.icmp_echo(1, 1, b"pace")))
     h.inject(ping)

@@ -8,7 +8,7 @@
 # back at NBLOCKS free.
 import frames
 from frames import ETH_IP, PROTO_ICMP, PROTO_UDP
-from support import (BCAST, PEER_IP, PEER_MAC, SUBNET_BCAST, US_IP, US_MAC, Rig)
+from support import BCAST, NEAR_WRAP, PEER_IP, PEER_MAC, SUBNET_BCAST, US_IP, US_MAC, Rig
 
 from stack import pbuf
 from stack.pool import pool
@@ -110,6 +110,69 @@ def test_icmp_errors_and_others_received_not_answered():
         assert r.sent() == []
         d = r.delta()
         assert d["icmp_error_rx"] == 1 and d["icmp_other"] == 2
+        assert d["udp_err_no_port"] == 1       # nobody bound port 5: nobody told
+        r.finish()
+
+
+def _error_about(r, typ, code, sport, dport, quote_len=None, src=US_IP, qdst=PEER_IP, proto=PROTO_UDP):
+    """An ICMP error from the peer quoting a datagram src -> qdst (sport -> dport)."""
+    quote = frames.ipv4(src, qdst, proto, frames.udp(sport, dport, b"payload", src, qdst))
+    if quote_len is not None:
+        quote = quote[:quote_len]
+    _raw_in(r, frames.ipv4(PEER_IP, US_IP, PROTO_ICMP, frames.icmp(typ, code, bytes(4), quote)))
+
+
+def test_icmp_error_reaches_the_udp_port_that_sent_the_datagram():
+    # RFC 1122 3.2.2.1 and 4.1.3.3: an ICMP error goes to the transport, and
+    # UDP passes it to the application that sent the quoted datagram
+    with Rig() as r:
+        r.learn()
+        slot = r.st.udp.bind(5000)                  # no callback: the last-error slot
+        seen = []
+        cb_pcb = r.st.udp.bind(5001, err_cb=lambda t, c, dst, dport: seen.append((t, c, bytes(dst), dport)))
+        _error_about(r, 3, 3, 5000, 7)              # port unreachable about 5000 -> 7
+        r.poll()
+        assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "icmp_error_rx": 1, "udp_err_rx": 1}
+        assert slot.take_error() == (3, 3, bytes((198, 51, 100, 1)), 7)
+        assert slot.take_error() is None            # read once, like SO_ERROR
+        r.mark()
+        _error_about(r, 11, 0, 5001, 9)             # time exceeded in transit
+        _error_about(r, 3, 1, 5002, 7)              # host unreachable for a port nobody bound
+        r.poll()
+        assert seen == [(11, 0, bytes((198, 51, 100, 1)), 9)]
+        assert slot.take_error() is None and cb_pcb.take_error() is None
+        assert r.delta() == {"eth_rx": 2, "ipv4_rx": 2, "icmp_error_rx": 2, "udp_err_rx": 1,
+                             "udp_err_no_port": 1}
+        assert r.sent() == []                       # never an error about an error
+        r.finish()
+
+
+def test_icmp_error_with_a_bad_quote_is_a_counted_drop():
+    with Rig() as r:
+        r.learn()
+        pcb = r.st.udp.bind(5000)
+        # quotes cut short: inside the IP header, and 7 of the 8 transport bytes
+        for n in (0, 1, 19, 20 + 7):
+            _error_about(r, 3, 3, 5000, 7, quote_len=n)
+        # a quoted header whose IHL says 24 bytes but only 20 + 8 arrived... and a bad version
+        q = bytearray(frames.ipv4(US_IP, PEER_IP, PROTO_UDP, frames.udp(5000, 7, b"", US_IP, PEER_IP)))
+        q[0] = 0x46
+        _raw_in(r, frames.ipv4(PEER_IP, US_IP, PROTO_ICMP, frames.icmp(3, 3, bytes(4), bytes(q))))
+        q[0] = 0x65
+        _raw_in(r, frames.ipv4(PEER_IP, US_IP, PROTO_ICMP, frames.icmp(3, 3, bytes(4), bytes(q))))
+        r.poll()
+        d = r.delta()
+        assert d["icmp_error_rx"] == 6 and d["icmp_error_bad_quote"] == 6, d
+        r.mark()
+        # about a datagram that was not ours; redirect and source quench; about ICMP
+        _error_about(r, 3, 3, 5000, 7, src=PEER_IP, qdst=US_IP)
+        _error_about(r, 5, 1, 5000, 7)
+        _error_about(r, 4, 0, 5000, 7)
+        _error_about(r, 3, 3, 5000, 7, proto=PROTO_ICMP)
+        r.poll()
+        assert r.delta() == {"eth_rx": 4, "ipv4_rx": 4, "icmp_error_rx": 4, "icmp_error_not_ours": 1,
+                             "icmp_error_ignored": 2, "icmp_error_unhandled": 1}
+        assert pcb.take_error() is None and r.sent() == []
         r.finish()
 
 
@@ -142,7 +205,15 @@ def test_no_error_about_an_icmp_error():
 
 
 def test_error_rate_limited_and_recovering():
-    with Rig() as r:
+    _error_rate_limited_and_recovering(0)
+
+
+def test_error_rate_limited_and_recovering_across_the_clock_wrap():
+    _error_rate_limited_and_recovering(NEAR_WRAP)
+
+
+def _error_rate_limited_and_recovering(start):
+    with Rig(now=start) as r:
         r.learn()
         burst = r.config.ICMP_ERR_BURST
         rate = r.config.ICMP_ERR_RATE_PER_S
@@ -219,8 +290,8 @@ def test_udp_callback_and_queue_ports():
         r.learn()
         got = []
 
-        def cb(p, src, sport):
-            got.append((pbuf.to_bytes(p), src, sport))
+        def cb(p, src, sport, cast):
+            got.append((pbuf.to_bytes(p), bytes(src), sport, cast))
             pbuf.free(p)
 
         r.st.udp.bind(5000, cb)
@@ -229,8 +300,8 @@ def test_udp_callback_and_queue_ports():
         r.udp_in(2222, 5001, b"to the queue")
         r.udp_in(3333, 5001, b"")
         r.poll()
-        peer = (198 << 24) | (51 << 16) | (100 << 8) | 1
-        assert got == [(b"to the callback", peer, 1111)]
+        peer = bytes((198, 51, 100, 1))
+        assert got == [(b"to the callback", peer, 1111, 0)]
         p, src, sport = q.recv()
         assert (pbuf.to_bytes(p), src, sport) == (b"to the queue", peer, 2222)
         assert pool.holder(p.blk) == pool.H_UDP
@@ -262,20 +333,45 @@ def test_udp_checksum_zero_accepted_bad_dropped():
         r.finish()
 
 
-def test_udp_length_disagreeing_with_ip_payload():
+def test_udp_length_beyond_ip_payload_or_below_header_refused():
     with Rig() as r:
         r.learn()
         q = r.st.udp.bind(5001)
-        for ln in (8 + 10 + 1, 8 + 10 - 1, 8 + 10 + 100, 8, 7, 0, 0xFFFF):
+        for ln in (8 + 10 + 1, 8 + 10 + 100, 7, 0, 0xFFFF):
             r.udp_in(1, 5001, frames.pattern(10), length=ln)
             r.poll()
             assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "udp_bad_length": 1}, ln
             r.mark()
         # with checksum off too (no checksum to catch it)
-        r.udp_in(1, 5001, frames.pattern(10), length=12, checksum=False)
+        r.udp_in(1, 5001, frames.pattern(10), length=8 + 10 + 2, checksum=False)
         r.poll()
         assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "udp_bad_length": 1}
         assert q.recv() is None and r.sent() == []
+        r.finish()
+
+
+def test_udp_length_shorter_than_ip_payload_ignores_the_trailer():
+    # As Linux: the UDP length says where the datagram ends; IP payload bytes
+    # after it are not delivered (and not in the checksum)
+    with Rig() as r:
+        r.learn()
+        q = r.st.udp.bind(5001)
+        for data, trailer, csum in ((b"short", b"TRAILER", True), (b"", b"x", True),
+                                    (frames.pattern(100), bytes(3), False)):
+            u = frames.udp(1, 5001, data, PEER_IP, US_IP, checksum=csum) + trailer
+            r.ip_in(u, PROTO_UDP)
+            r.poll()
+            assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "udp_rx": 1}, data
+            r.mark()
+            p, src, sport = q.recv()
+            assert pbuf.to_bytes(p) == data and src == bytes((198, 51, 100, 1)) and sport == 1
+            pbuf.free(p)
+        # the checksum covers the UDP length only: a wrong one still fails
+        u = frames.udp(1, 5001, b"short", PEER_IP, US_IP, checksum="bad") + b"TRAILER"
+        r.ip_in(u, PROTO_UDP)
+        r.poll()
+        assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "udp_bad_checksum": 1}
+        assert r.sent() == []
         r.finish()
 
 
