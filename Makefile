@@ -44,8 +44,9 @@ test-unit:
 	ZC_MICROPYTHON=$(MPY64) ZC_MICROPYTHON32=$(MPY32) $(PY) -m pytest -q host_tests/unit
 
 # BENCH_ARGS: e.g. "--count 200 --cases icmp_56,udp_64" (see tools/bench/echo_rtt.py)
+# The report goes to build/bench/echo_rtt.json (BITS=32: echo_rtt32.json).
 bench: build
-	$(PY) tools/bench/echo_rtt.py --micropython $(MPY) $(BENCH_ARGS)
+	$(PY) tools/bench/echo_rtt.py --micropython $(MPY) --out build/bench/echo_rtt$(if $(filter 32,$(BITS)),32).json $(BENCH_ARGS)
 
 clean:
 	rm -rf build
