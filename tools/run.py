@@ -82,10 +82,12 @@ def pid_file(rundir, name):
 
 
 def pid_in(path):
-    """The PID recorded in `path`, or None."""
+    """The PID recorded in `path` when that process still exists, or None."""
     try:
         with open(path) as f:
-            return int(f.read().strip())
+            pid = int(f.read().strip())
+        os.stat("/proc/%d" % pid)
+        return pid
     except (OSError, ValueError):
         return None
 
