@@ -20,15 +20,16 @@ RUN_ARGS := --netif $(NETIF) $(if $(TAP),--tap $(TAP)) $(if $(HOST_IP),--host-ip
 .PHONY: build build-all deps run test test-unit bench clean
 
 # Each target first installs what it needs that the machine lacks (tools/deps.sh).
+# The built binary's path goes to stderr: `make bench` prints JSON on stdout.
 build:
 	@tools/deps.sh build $(BITS)
-	tools/build_micropython.sh $(BITS)
+	tools/build_micropython.sh $(BITS) >&2
 
 # Both widths (what `make test` runs on).
 build-all:
 	@tools/deps.sh build 32
-	tools/build_micropython.sh 64
-	tools/build_micropython.sh 32
+	tools/build_micropython.sh 64 >&2
+	tools/build_micropython.sh 32 >&2
 
 run: build
 	$(MPY) tools/run.py $(strip $(RUN_ARGS))
