@@ -1,31 +1,53 @@
 # zcstack top-level targets. See README.md.
-MPY := build/unix/micropython
+# BITS=64 (default): build/unix/micropython for this machine; BITS=32: an i386
+# build (build/unix32/micropython) whose small ints stop at 2^30, as on the boards.
+BITS ?= 64
+MPY64 := build/unix/micropython
+MPY32 := build/unix32/micropython
+ifeq ($(BITS),64)
+MPY := $(MPY64)
+else ifeq ($(BITS),32)
+MPY := $(MPY32)
+else
+$(error BITS must be 32 or 64, not "$(BITS)")
+endif
 PY ?= python3
 NETIF ?= tap
 
-.PHONY: build deps run test test-unit bench clean
+# tools/run.py's arguments, on one line (make echoes the command as written).
+RUN_ARGS := --netif $(NETIF) $(if $(TAP),--tap $(TAP)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC)) $(foreach s,$(SET),--set $(s))
+
+.PHONY: build build-all deps run test test-unit bench clean
 
 # Each target first installs what it needs that the machine lacks (tools/deps.sh).
+# The built binary's path goes to stderr: `make bench` prints JSON on stdout.
 build:
-	@tools/deps.sh build
-	tools/build_micropython.sh
+	@tools/deps.sh build $(BITS)
+	tools/build_micropython.sh $(BITS) >&2
+
+# Both widths (what `make test` runs on).
+build-all:
+	@tools/deps.sh build 32
+	tools/build_micropython.sh 64 >&2
+	tools/build_micropython.sh 32 >&2
 
 run: build
-	$(MPY) tools/run.py --netif $(NETIF) $(if $(TAP),--tap $(TAP)) \
-	    $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) \
-	    $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC)) \
-	    $(foreach s,$(SET),--set $(s))
+	$(MPY) tools/run.py $(strip $(RUN_ARGS))
 
-test: build
+# Every MicroPython lane runs on both binaries: ZC_MICROPYTHON (64-bit) and
+# ZC_MICROPYTHON32 (32-bit); a missing binary fails its items, never skips them.
+test: build-all
 	@tools/deps.sh test
-	$(PY) -m pytest -q host_tests
+	ZC_MICROPYTHON=$(MPY64) ZC_MICROPYTHON32=$(MPY32) $(PY) -m pytest -q host_tests
 
+# The unit modules only (CPython, and the MicroPython twins on both widths).
 test-unit:
-	$(PY) -m pytest -q host_tests/unit
+	ZC_MICROPYTHON=$(MPY64) ZC_MICROPYTHON32=$(MPY32) $(PY) -m pytest -q host_tests/unit
 
 # BENCH_ARGS: e.g. "--count 200 --cases icmp_56,udp_64" (see tools/bench/echo_rtt.py)
+# The report goes to build/bench/echo_rtt.json (BITS=32: echo_rtt32.json).
 bench: build
-	$(PY) tools/bench/echo_rtt.py --micropython $(MPY) $(BENCH_ARGS)
+	$(PY) tools/bench/echo_rtt.py --micropython $(MPY) --out build/bench/echo_rtt$(if $(filter 32,$(BITS)),32).json $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -11,10 +11,17 @@
   `host_tests/mpy/test_driver_contract.py::mpy[tap]::test_x`; each NETIF runs
   in its own MicroPython process (and netns) with ZC_NETIF set. A NETIF listed
   here whose driver is not built in fails; it is never skipped.
+- Every MicroPython item exists once per width: `::mpy::` runs on the 64-bit
+  binary (ZC_MICROPYTHON, default build/unix/micropython), `::mpy32::` (and
+  `::mpy32[tap]::`) on the 32-bit one (ZC_MICROPYTHON32, default
+  build/unix32/micropython, `make build BITS=32`), whose small ints stop at
+  2^30 as on the boards. A missing binary fails its items; never skipped.
 
 One MicroPython process per module runs all of its selected tests
 (host_tests/mpy/runner.py) and prints one JSON line per test; each item waits
 for its own line. Every process has a time limit (ZC_MPY_TIMEOUT, default 120 s).
+When a group's process starts, the next group's is started too (two
+MicroPython processes at a time: the suite's time on a 2-core machine).
 """
 import json
 import os
@@ -34,6 +41,9 @@ UNIT_DIR = os.path.join(HOST_TESTS, "unit")
 MPY_DIR = os.path.join(HOST_TESTS, "mpy")
 RUNNER = os.path.join(MPY_DIR, "runner.py")
 MPY_BIN = os.environ.get("ZC_MICROPYTHON", os.path.join(ROOT, "build", "unix", "micropython"))
+MPY_BIN32 = os.environ.get("ZC_MICROPYTHON32", os.path.join(ROOT, "build", "unix32", "micropython"))
+# (group name prefix, binary, how to build it)
+WIDTHS = (("mpy", MPY_BIN, "make build"), ("mpy32", MPY_BIN32, "make build BITS=32"))
 MPY_TIMEOUT_S = float(os.environ.get("ZC_MPY_TIMEOUT", "120"))
 LIST_TIMEOUT_S = 30
 
@@ -114,26 +124,29 @@ class MpyFile(pytest.File):
 
     def collect(self):
         lane = _lane_of(self.path)
-        if str(self.path) == CONTRACT_MODULE:
-            # One group (one process) per NETIF.
-            for netif in CONTRACT_NETIFS:
-                yield MpyGroup.from_parent(self, name="mpy[%s]" % netif, lane=lane,
-                                           env={"ZC_NETIF": netif})
-        else:
-            yield MpyGroup.from_parent(self, name="mpy", lane=lane)
+        for prefix, binary, how in WIDTHS:
+            if str(self.path) == CONTRACT_MODULE:
+                # One group (one process) per NETIF.
+                for netif in CONTRACT_NETIFS:
+                    yield MpyGroup.from_parent(self, name="%s[%s]" % (prefix, netif), lane=lane,
+                                               binary=binary, how=how, env={"ZC_NETIF": netif})
+            else:
+                yield MpyGroup.from_parent(self, name=prefix, lane=lane, binary=binary, how=how)
 
 
 class MpyGroup(pytest.Collector):
-    def __init__(self, *, lane, env=None, **kw):
+    def __init__(self, *, lane, binary, how, env=None, **kw):
         super().__init__(**kw)
         self.lane = lane
+        self.binary = binary         # the MicroPython binary its process runs
+        self.how = how               # how to build that binary (for the error)
         self.env = dict(env or {})   # extra environment of its MicroPython process
 
     def _names(self):
         path = str(self.path)
-        if os.access(MPY_BIN, os.X_OK):
+        if os.access(self.binary, os.X_OK):
             try:
-                r = subprocess.run(_wrap_cmd(self.lane, [MPY_BIN, RUNNER, "--list", path]),
+                r = subprocess.run(_wrap_cmd(self.lane, [self.binary, RUNNER, "--list", path]),
                                    cwd=ROOT, capture_output=True, text=True,
                                    timeout=LIST_TIMEOUT_S, stdin=subprocess.DEVNULL,
                                    env=_mpy_env(self.env))
@@ -223,7 +236,9 @@ def _pool_limits_per_module(request):
 class ModuleRun:
     """One MicroPython process running the selected tests of one module."""
 
-    def __init__(self, path, lane, names, env=None):
+    def __init__(self, path, lane, names, binary, how, env=None):
+        self.binary = binary
+        self.how = how
         self.path = path
         self.lane = lane
         self.names = names
@@ -237,12 +252,12 @@ class ModuleRun:
         self._start()
 
     def _start(self):
-        if not os.access(MPY_BIN, os.X_OK):
-            self.fatal = ("MicroPython binary %s is missing: run `make build` first "
-                          "(the MicroPython lane is never skipped)." % MPY_BIN)
+        if not os.access(self.binary, os.X_OK):
+            self.fatal = ("MicroPython binary %s is missing: run `%s` first "
+                          "(the MicroPython lane is never skipped)." % (self.binary, self.how))
             self.finished = True
             return
-        argv = _wrap_cmd(self.lane, [MPY_BIN, RUNNER, str(self.path)] + list(self.names))
+        argv = _wrap_cmd(self.lane, [self.binary, RUNNER, str(self.path)] + list(self.names))
         self.cmd = " ".join(["%s=%s" % (k, shlex.quote(v)) for k, v in sorted(self.env.items())]
                             + [shlex.quote(a) for a in argv])
         self.deadline = time.monotonic() + MPY_TIMEOUT_S
@@ -341,17 +356,37 @@ class ModuleRun:
 
 
 _RUNS_KEY = pytest.StashKey[dict]()
+_ORDER_KEY = pytest.StashKey[list]()
 
 
-def _module_run(session, group):
+def _start_run(session, group):
     runs = session.stash.setdefault(_RUNS_KEY, {})
-    key = group.nodeid            # one process per group: per module, per NETIF
+    key = group.nodeid            # one process per group: per module, width, NETIF
     if key not in runs:
         # Run only the items of this group that survived selection (-k, ids).
         names = [it.name for it in session.items
                  if isinstance(it, MpyItem) and it.parent is group]
-        runs[key] = ModuleRun(str(group.path), group.lane, names or [], group.env)
+        runs[key] = ModuleRun(str(group.path), group.lane, names or [], group.binary,
+                              group.how, group.env)
     return runs[key]
+
+
+def _module_run(session, group):
+    run = _start_run(session, group)
+    # Start the next group's process now, so two run side by side (2 cores).
+    # Its time limit counts from its own start.
+    groups = session.stash.get(_ORDER_KEY, None)
+    if groups is None:
+        groups = []
+        for it in session.items:
+            if isinstance(it, MpyItem) and (not groups or groups[-1] is not it.parent):
+                groups.append(it.parent)
+        session.stash[_ORDER_KEY] = groups
+    for i, g in enumerate(groups):
+        if g is group and i + 1 < len(groups):
+            _start_run(session, groups[i + 1])
+            break
+    return run
 
 
 # pytest reads "[...]" in a node id as the parametrization of its LAST part,

@@ -24,9 +24,9 @@
 # hardware, not stack copies: they do not go through pbuf.copy.
 #
 # fileno(): an eventfd readable while RX frames wait on the wire queue
-# (CPython: os.eventfd; MicroPython unix: eventfd(2) through `ffi`); -1 where
-# neither exists. A view of a pool block passed as a gather *object* is kept
-# reachable but, unlike zctap, not recognised as a block (pbuf.gather names
+# (CPython: os.eventfd; MicroPython unix: eventfd(2) through our C module
+# `zcsys`); -1 where neither exists. A view of a pool block passed as a
+# gather *object* is kept reachable but, unlike zctap, not recognised as a block (pbuf.gather names
 # pool memory by block index, so the stack never does that).
 import errno
 
@@ -80,27 +80,13 @@ try:
     _efd_close = _os.close
 except (ImportError, AttributeError):
     try:
-        import ffi as _ffi
-        _libc = _ffi.open("libc.so.6")
-        _c_eventfd = _libc.func("i", "eventfd", "Ii")
-        _c_write = _libc.func("i", "write", "iPi")
-        _c_read = _libc.func("i", "read", "ipi")
-        _c_close = _libc.func("i", "close", "i")
-        _ONE = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # 1 as a host (little-endian) u64
-        _sink = bytearray(8)
-
-        def _efd_open():
-            return _c_eventfd(0, _EFD_NONBLOCK | _EFD_CLOEXEC)
-
-        def _efd_set(fd):
-            _c_write(fd, _ONE, 8)
-
-        def _efd_clear(fd):
-            _c_read(fd, _sink, 8)
-
-        def _efd_close(fd):
-            _c_close(fd)
-    except (ImportError, OSError):
+        # MicroPython unix: our C module (drivers/sys), present on both widths.
+        import zcsys as _zcsys
+        _efd_open = _zcsys.efd_open
+        _efd_set = _zcsys.efd_set
+        _efd_clear = _zcsys.efd_clear
+        _efd_close = _zcsys.close
+    except ImportError:
         def _efd_open():
             return -1
 

@@ -1,11 +1,22 @@
 #!/usr/bin/env bash
 # Build zcstack's MicroPython unix binary: the pinned Debian source tree
 # (tools/fetch_micropython.sh), our variant, our C modules and the frozen stack.
-# Output: build/unix/micropython. Incremental: a second run only relinks what changed.
+#
+#   tools/build_micropython.sh [32|64] [make args...]
+#
+# 64 (the default): build/unix/micropython, for this machine.
+# 32: build/unix32/micropython, an i386 binary (MICROPY_FORCE_32BIT) whose small
+#     ints stop at 2^30 as on the 32-bit boards; no `ffi` there (libffi for
+#     i386 would need a foreign architecture), frozen native code for x86.
+# Incremental: a second run only relinks what changed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+bits=64
+case "${1:-}" in
+    32|64) bits=$1; shift ;;
+esac
 mpy=$("$top/tools/fetch_micropython.sh" | tail -n1)
-out=$top/build/unix
+if [ "$bits" = 32 ]; then out=$top/build/unix32; else out=$top/build/unix; fi
 mkdir -p "$out" "$top/.cache/mpy-lib"
 # A frozen build wants MPY_LIB_DIR to name a micropython-lib checkout; the
 # stripped tree has none and we need none of it, only its marker file.
@@ -18,8 +29,16 @@ case "$(uname -m)" in
     armv7*) march=armv7m ;;
     *) echo "build_micropython: no native emitter known for $(uname -m)" >&2; exit 1 ;;
 esac
+width=()
+if [ "$bits" = 32 ]; then
+    case "$march" in
+        x64|x86) march=x86 ;;
+        *) echo "build_micropython: BITS=32 is built for x86 hosts only" >&2; exit 1 ;;
+    esac
+    width=(MICROPY_FORCE_32BIT=1 MICROPY_PY_FFI=0)
+fi
 make -s -C "$mpy/mpy-cross" -j"$jobs" >/dev/null
-# The make log goes to build/unix/build.log (shown when the build fails, or
+# The make log goes to $out/build.log (shown when the build fails, or
 # on the terminal with ZC_VERBOSE=1).
 log=$out/build.log
 if [ "${ZC_VERBOSE:-0}" = 1 ]; then log=/dev/stdout; fi
@@ -30,6 +49,7 @@ if ! make -s -C "$mpy/ports/unix" -j"$jobs" \
     FROZEN_MANIFEST="$top/ports/unix/variant/manifest.py" \
     MPY_LIB_DIR="$top/.cache/mpy-lib" \
     MPY_CROSS_FLAGS="-march=$march" \
+    ${width[@]+"${width[@]}"} \
     "$@" >"$log" 2>&1; then
     [ "$log" = /dev/stdout ] || tail -n 60 "$log" >&2
     echo "build_micropython: build failed (log: $log)" >&2

@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian 12 machine lacks, only what is missing, so the
 # README's two commands work there. Idempotent and quick when all is present.
-#   tools/deps.sh build   compiler, libffi, iproute2: for `make build` / `make run`
-#   tools/deps.sh test    the above, plus ping/arping and the pinned pip packages
+#   tools/deps.sh build [BITS]  compiler, libffi, iproute2: for `make build` / `make run`;
+#                               BITS=32 adds gcc-multilib (the 32-bit x86 build)
+#   tools/deps.sh test          both widths' build needs, plus ping/arping, nc and
+#                               the pinned pip packages (`make test` builds both widths)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-build}
+bits=${2:-64}
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 
 # build-essential/libffi-dev/pkg-config: the MicroPython unix port; xz-utils and
 # the archive keyring: fetching and checking Debian's source package; iproute2:
 # run.py configures the TAP's host side.
 debs="build-essential libffi-dev pkg-config iproute2 xz-utils debian-archive-keyring"
+# gcc-multilib: -m32 headers and libc for the 32-bit build (MICROPY_FORCE_32BIT;
+# that build has no ffi, so no i386 libffi is needed).
+if [ "$what" = test ] || [ "$bits" = 32 ]; then
+    debs="$debs gcc-multilib"
+fi
 if [ "$what" = test ]; then
-    # ip netns / unshare, ping and (iputils) arping for the black-box suite
-    debs="$debs util-linux iputils-ping iputils-arping procps"
+    # ip netns / unshare, ping and (iputils) arping for the black-box suite;
+    # netcat-openbsd: the README's `nc -u` example
+    debs="$debs util-linux iputils-ping iputils-arping procps netcat-openbsd"
 fi
 missing=""
 for p in $debs; do

@@ -9,13 +9,19 @@
 # `READY {json}` when up. Signals come through a signalfd in the poll set (the
 # unix port has no `signal` module): SIGTERM/SIGINT shut down cleanly and print
 # `STOPPED {json}`; SIGUSR1 prints the counters and pool levels as one JSON line.
+#
+# --tap NAME must name an existing device (attaching never creates one). The
+# PID goes to .run/<tap>.net<N>.pid, N the inode of this process's network
+# namespace (/proc/self/ns/net), so instances in different namespaces each
+# have their own; a TAP already in use is refused naming the PID found there.
+# The system calls come from our C module `zcsys` (no ffi: a 32-bit build has none).
 import json
 import os
 import select
 import sys
 import time
 
-import ffi
+import zcsys
 
 from stack import config
 from stack.core import Stack
@@ -24,9 +30,7 @@ from stack.wire import ip_parse, ip_str, mac_parse
 SIGINT = 2
 SIGUSR1 = 10
 SIGTERM = 15
-SIG_BLOCK = 0
-SFD_NONBLOCK = 0o4000
-SFD_CLOEXEC = 0o2000000
+EBUSY = 16
 
 USAGE = ("usage: run.py [--netif tap] [--tap NAME] [--ip A.B.C.D] [--host-ip A.B.C.D]"
          " [--prefix N] [--mac XX:..] [--set NAME=VALUE]...")
@@ -65,37 +69,46 @@ class SignalFd:
     """SIGINT, SIGTERM and SIGUSR1 blocked and read from a signalfd."""
 
     def __init__(self, sigs):
-        libc = ffi.open("libc.so.6")
-        self._read = libc.func("i", "read", "ipi")
-        self.getpid = libc.func("i", "getpid", "")
-        sigemptyset = libc.func("i", "sigemptyset", "p")
-        sigaddset = libc.func("i", "sigaddset", "pi")
-        sigprocmask = libc.func("i", "sigprocmask", "ipp")
-        signalfd = libc.func("i", "signalfd", "ipi")
-        mask = bytearray(128)
-        sigemptyset(mask)
-        for s in sigs:
-            sigaddset(mask, s)
-        if sigprocmask(SIG_BLOCK, mask, None) != 0:
-            raise OSError("sigprocmask failed")
-        self.fd = signalfd(-1, mask, SFD_NONBLOCK | SFD_CLOEXEC)
-        if self.fd < 0:
-            raise OSError("signalfd failed")
-        self._info = bytearray(128)   # struct signalfd_siginfo
+        self.fd = zcsys.signalfd(sigs)
 
     def take(self):
         """The next pending signal number, or 0."""
-        if self._read(self.fd, self._info, 128) != 128:
-            return 0
-        b = self._info
-        return b[0] | (b[1] << 8) | (b[2] << 16) | (b[3] << 24)
+        return zcsys.signalfd_take(self.fd)
 
 
-def make_driver(netif, name):
-    if netif == "tap":
-        import zctap
+def pid_file(rundir, name):
+    """This namespace's PID file for TAP `name`."""
+    return "%s/%s.net%d.pid" % (rundir, name, zcsys.netns_id())
+
+
+def pid_in(path):
+    """The PID recorded in `path` when that process still exists, or None."""
+    try:
+        with open(path) as f:
+            pid = int(f.read().strip())
+        os.stat("/proc/%d" % pid)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+def make_driver(netif, name, attach, pidfile):
+    if netif != "tap":
+        die("run.py: unknown NETIF " + netif + " (have: tap)")
+    import zctap
+    if attach and not zcsys.if_nametoindex(name):
+        die("run.py: no device %s in this network namespace: --tap (make run TAP=%s) "
+            "attaches to an existing TAP; leave it out to create zc0" % (name, name))
+    try:
         return zctap.TAP(name=name, rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING)
-    die("run.py: unknown NETIF " + netif + " (have: tap)")
+    except OSError as e:
+        if e.errno != EBUSY:
+            die("run.py: cannot open TAP %s: %s" % (name, e))
+        pid = pid_in(pidfile)
+        if pid is not None:
+            die("run.py: %s is in use, by PID %d (%s)" % (name, pid, pidfile))
+        die("run.py: %s is in use by another process (not a run.py of this "
+            "namespace: no %s)" % (name, pidfile))
 
 
 def sh(cmd):
@@ -127,23 +140,28 @@ def main():
     except ValueError as e:
         die("run.py: bad address or prefix (%s)\n%s" % (e, USAGE))
     here = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
-    top = here + "/.."
+    if here == "tools":
+        top = "."
+    elif here.endswith("/tools"):
+        top = here[:-6] or "/"
+    else:
+        top = here + "/.."
     sigs = SignalFd((SIGINT, SIGTERM, SIGUSR1))
     attach = opts["tap"] is not None
     name = opts["tap"] or "zc0"
-    drv = make_driver(opts["netif"], name)
+    rundir = top + "/.run"
+    drv = make_driver(opts["netif"], name, attach, pid_file(rundir, name))
     name = getattr(drv, "name", name)
     if not attach:
         sh("ip addr add %s/%d dev %s" % (ip_str(host_ip), prefix, name))
         sh("ip link set %s up" % name)
     st = Stack(drv, mac, ip, prefix, gw)
-    rundir = top + "/.run"
     try:
         os.mkdir(rundir)
     except OSError:
         pass
-    pid = sigs.getpid()
-    pidfile = "%s/%s.pid" % (rundir, name)
+    pid = zcsys.getpid()
+    pidfile = pid_file(rundir, name)
     with open(pidfile, "w") as f:
         f.write("%d\n" % pid)
 
@@ -155,7 +173,8 @@ def main():
     st.now = 0
     st.up()
     print("READY " + json.dumps({"tap": name, "netif": opts["netif"], "ip": ip_str(st.ip_addr),
-                                 "mac": opts["mac"], "pid": pid}))
+                                 "mac": opts["mac"], "pid": pid,
+                                 "pidfile": pidfile}))
     running = True
     while running:
         now = time.ticks_diff(time.ticks_ms(), t0)

@@ -10,6 +10,11 @@ answers as 198.51.100.2 (MAC 02:00:00:00:00:02). It prints `READY {json}` when
 up; on SIGUSR1 one line `{"counters": {...}, "pool": {...}, "driver": {...},
 "copied": N}`; on SIGTERM `STOPPED {json}` and exits 0.
 
+The stack runs on the 64-bit binary (ZC_MICROPYTHON, build/unix/micropython);
+a test parametrised with `@pytest.mark.parametrize("stack", WIDTHS,
+indirect=True)` runs on both widths (ids `64`, `32`; the 32-bit binary is
+ZC_MICROPYTHON32, build/unix32/micropython, and missing it fails the test).
+
 After each test the pool must be back at baseline (free + held[H_RXPOST] ==
 total), live and in the STOPPED line, and the process must exit 0: a leak or
 an unclean exit fails the test. Tunables for a test:
@@ -38,6 +43,13 @@ QUIESCE_S = 3.0
 
 # Shortened for tests (names from stack/config.py).
 DEFAULT_SETTINGS = {"REASM_TIMEOUT_MS": 1000}
+
+# The MicroPython binaries by width (the `stack` fixture's indirect parameter).
+BINARIES = {
+    "64": os.environ.get("ZC_MICROPYTHON", os.path.join(ROOT, "build", "unix", "micropython")),
+    "32": os.environ.get("ZC_MICROPYTHON32", os.path.join(ROOT, "build", "unix32", "micropython")),
+}
+WIDTHS = ("64", "32")
 
 _CAPABLE, _WHY_NOT = netns_mod.blackbox_capable()
 SKIP_REASON = ("BLACK-BOX SUITE NOT RUN: it needs root and /dev/net/tun (%s). "
@@ -84,9 +96,9 @@ class Stack(zcrun.RunPy):
     what = "the stack"
     error = StackError
 
-    def __init__(self, ns, settings):
+    def __init__(self, ns, settings, mpy=BINARIES["64"]):
         # The source tree wins over the frozen copy of `stack` (as in the unit lane).
-        super().__init__(ns, settings=settings, micropypath=zcrun.SOURCE_FIRST)
+        super().__init__(ns, mpy=mpy, settings=settings, micropypath=zcrun.SOURCE_FIRST)
         self._l2 = None
         self.host_mac = None
         self.stack_ip = STACK_IP
@@ -246,7 +258,8 @@ def stack(request, netns):
     settings = dict(DEFAULT_SETTINGS)
     for m in reversed(list(request.node.iter_markers("stack_config"))):
         settings.update(m.kwargs)
-    st = Stack(netns, settings)
+    width = getattr(request, "param", "64")
+    st = Stack(netns, settings, BINARIES[width])
     request.node._zc_stack = st
     try:
         st.start()

@@ -2,7 +2,9 @@
 
 Every test runs in its own private namespace (see conftest.py); the host side
 is 198.51.100.1 on zc0, the stack 198.51.100.2. Echo paths must copy no
-payload byte: the stack's `copied` counter does not move.
+payload byte: the stack's `copied` counter does not move. The ping and UDP
+echo tests are the black-box smoke of both widths (the 64- and the 32-bit
+binary: `[64]`, `[32]`).
 """
 import random
 import re
@@ -14,6 +16,8 @@ from scapy.all import ARP, ICMP, IP, UDP, Ether, IPerror, Raw, UDPerror
 
 pytestmark = pytest.mark.blackbox
 
+both_widths = pytest.mark.parametrize("stack", ("64", "32"), indirect=True)
+
 CLOSED_PORT = 33434
 
 
@@ -24,6 +28,7 @@ def _ping(stack, *args, timeout=60):
     return int(m.group(1)), int(m.group(2)), r
 
 
+@both_widths
 def test_ping_200_full_size(stack):
     before = stack.counters()
     sent, got, r = _ping(stack, "-c", "200", "-i", "0.01", "-s", "1472", "-W", "2", "-w", "30")
@@ -34,6 +39,7 @@ def test_ping_200_full_size(stack):
     assert d["copied"] == 0, "ping echo copied %d payload bytes" % d["copied"]
 
 
+@both_widths
 def test_ping_8000_fragmented_both_ways(stack):
     from scapy.all import IP as _IP
 
@@ -86,6 +92,7 @@ def _udp_sizes():
     return sizes
 
 
+@both_widths
 def test_udp_echo_sizes(stack):
     sizes = _udp_sizes()
     rnd = random.Random(1234)

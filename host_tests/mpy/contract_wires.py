@@ -81,15 +81,13 @@ _PACKET_OUTGOING = 4
 # Errors a packet socket reports once its interface is gone (Linux numbers:
 # MicroPython's errno module lacks ENETDOWN).
 _GONE = (100, 6, 19)              # ENETDOWN, ENXIO, ENODEV
-_libc = [None]
 
 
 def _ifindex(name):
-    # /sys/class/net may belong to another namespace: ask libc.
-    if _libc[0] is None:
-        import ffi
-        _libc[0] = ffi.open("libc.so.6").func("I", "if_nametoindex", "s")
-    i = _libc[0](name)
+    # /sys/class/net may belong to another namespace: ask the kernel
+    # (if_nametoindex through our C module zcsys: no ffi on a 32-bit build).
+    import zcsys
+    i = zcsys.if_nametoindex(name)
     if not i:
         raise OSError("no interface %s" % name)
     return i
@@ -244,7 +242,7 @@ class MemifNetif:
         drv = Memif(name=name, rx_ring=rx_ring, tx_ring=tx_ring, wire_queue=256)
         if drv.fileno() < 0:
             drv.close()
-            raise NetifMissing("memif has no eventfd on this MicroPython (no ffi?)")
+            raise NetifMissing("memif has no eventfd on this MicroPython (no zcsys module?)")
         return drv, (MemifWire(drv) if wire else None)
 
     def poll_target(self, drv):

@@ -29,7 +29,9 @@ def _abspath(path):
 
 def _setup_path(module_path):
     """Repo root first (the source tree wins over the frozen copy of `stack`),
-    then the module's own folder (for helpers such as support.py)."""
+    then the module's own folder (for helpers such as support.py). A module
+    that must measure the frozen copy (test_zero_copy.py) puts ".frozen"
+    first itself before it imports `stack`, and checks stack.__path__."""
     here = _split(_abspath(__file__ if "/" in __file__ else "./" + __file__))[0]
     root = _split(_split(here)[0])[0]  # host_tests/mpy -> repo root
     moddir, fname = _split(_abspath(module_path))

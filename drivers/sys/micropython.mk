@@ -1,0 +1,2 @@
+ZCSYS_DIR := $(USERMOD_DIR)
+SRC_USERMOD_C += $(ZCSYS_DIR)/zcsys.c
