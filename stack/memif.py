@@ -30,7 +30,9 @@
 # pool memory by block index, so the stack never does that).
 import errno
 
+from .compat import IS_MPY
 from .pool import pool
+from .wire import copy_field
 
 RXF_CSUM_OK = 1
 RXF_CSUM_BAD = 2
@@ -225,7 +227,12 @@ class Memif:
                 continue
             blk = ring[s]
             o = pool.FRAME_OFFSET
-            pool.block(blk)[o:o + n] = frame    # the "DMA" (wire, not a stack copy)
+            # the "DMA" (wire, not a stack copy); a slice would allocate a
+            # memoryview per frame on MicroPython, where the heap test looks
+            if IS_MPY:
+                copy_field(pool.block(blk), o, frame, 0, n)
+            else:
+                pool.block(blk)[o:o + n] = frame
             # Refill first; without a block, drop and recycle (never stall).
             fresh = pool.alloc(pool.H_RXPOST)
             if fresh < 0:

@@ -25,7 +25,7 @@ import zcsys
 
 from stack import config
 from stack.core import Stack
-from stack.wire import ip_parse, ip_str, mac_parse
+from stack.wire import TICKS_MAX, ip_parse, ip_str, mac_parse, ticks_diff
 
 SIGINT = 2
 SIGUSR1 = 10
@@ -133,7 +133,7 @@ def main():
         mac = mac_parse(opts["mac"])
         ip = ip_parse(opts["ip"])
         host_ip = ip_parse(opts["host_ip"])
-        gw = ip_parse(opts["gw"]) if opts["gw"] else 0
+        gw = ip_parse(opts["gw"]) if opts["gw"] else None
         prefix = int(opts["prefix"])
         if not 0 < prefix <= 30:
             raise ValueError("prefix")
@@ -155,7 +155,7 @@ def main():
     if not attach:
         sh("ip addr add %s/%d dev %s" % (ip_str(host_ip), prefix, name))
         sh("ip link set %s up" % name)
-    st = Stack(drv, mac, ip, prefix, gw)
+    st = Stack(drv, mac, ip, prefix, gw, now_ms=time.ticks_ms() & TICKS_MAX)
     try:
         os.mkdir(rundir)
     except OSError:
@@ -169,18 +169,20 @@ def main():
     poller = select.poll()
     poller.register(drv, select.POLLIN)
     poller.register(sigs.fd, select.POLLIN)
-    t0 = time.ticks_ms()
-    st.now = 0
     st.up()
     print("READY " + json.dumps({"tap": name, "netif": opts["netif"], "ip": ip_str(st.ip_addr),
                                  "mac": opts["mac"], "pid": pid,
                                  "pidfile": pidfile}))
     running = True
     while running:
-        now = time.ticks_diff(time.ticks_ms(), t0)
-        wait = st.poll(now) - now
+        # the stack's clock is ticks_ms itself, kept to 30 bits on every port
+        # (that is its wrap on 32-bit ones); deadlines compare wrap-safely
+        now = time.ticks_ms() & TICKS_MAX
+        wait = ticks_diff(st.poll(now), now)
         if wait < 0:
             wait = 0
+        elif wait > config.POLL_IDLE_MAX_MS:
+            wait = config.POLL_IDLE_MAX_MS
         for obj, ev in poller.ipoll(wait):
             if obj != sigs.fd:      # the driver: the next st.poll() takes its frames
                 continue

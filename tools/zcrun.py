@@ -69,8 +69,9 @@ def is_snapshot(line):
 
 
 def pool_at_baseline(pool):
-    """DESIGN invariant 4, and no double free ever counted."""
-    return pool["free"] + pool["held"][H_RXPOST] == pool["total"] and not pool.get("bad_free")
+    """DESIGN invariant 4 for both block classes, and no double free ever counted."""
+    return (pool["free"] + pool["held"][H_RXPOST] == pool["total"]
+            and pool["hdr_free"] == pool["hdr_total"] and not pool.get("bad_free"))
 
 
 def _delta(before, after):

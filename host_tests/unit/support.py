@@ -226,6 +226,10 @@ class Rig:
             pool = self.pool
             assert pool.nfree() == pool.NBLOCKS, "pool not at baseline after shutdown: %d of %d free (%d at start); held %r" % (
                 pool.nfree(), pool.NBLOCKS, self.free_at_start, pool.stats()["held"])
+            assert pool.hnfree() == pool.HNBLOCKS, "header blocks held after shutdown: %r" % (
+                pool.stats()["hdr_held"],)
+            from stack import pbuf
+            assert pbuf.in_use() == 0, "pbuf objects still in use after shutdown: %d" % pbuf.in_use()
         finally:
             self._restore()
 
