@@ -79,6 +79,7 @@ SCHEMA = (
     ("udp_no_port", "drop: no socket on the port (port unreachable sent for unicast)"),
     ("udp_queue_full", "drop: socket receive queue at its quota"),
     ("udp_tx", "UDP datagrams handed to the driver"),
+    ("udp_tx_eagain", "sendto answered EAGAIN: the TX ring was full (nothing taken; the sender retries)"),
     ("udp_err_rx", "ICMP errors delivered to the UDP port that sent the quoted datagram"),
     ("udp_err_no_port", "drop: ICMP error about a UDP port nobody has bound"),
     # Netif / TX

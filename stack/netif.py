@@ -33,6 +33,9 @@ class Netif:
         self.tx_extra = [None] * n
         self.tx_slots = array("h", range(n))   # free slots, a stack of tx_nfree
         self.tx_nfree = n
+        # frames the driver's ring holds (it is empty now): back-pressure asks
+        # a sender for at most this many free slots at once
+        self.tx_cap = min(drv.tx_room(), n)
 
     # --- RX -----------------------------------------------------------------
     def poll_rx(self, budget):

@@ -22,7 +22,9 @@
 from micropython import const
 
 from . import config
+from .compat import IS_MPY
 from .pool import pool
+from .wire import copy_field
 
 POOL = const(0)
 RAM = const(1)
@@ -175,7 +177,11 @@ def _external(kind, obj, off, ln):
 
 def rom(obj, off=0, ln=-1, done=None):
     """ROM pbuf over an immutable buffer (bytes): referenced, never copied.
-    `done(obj)` runs when the stack and every TX ring are through with it."""
+    `done(obj)` runs when the stack and every TX ring are through with it.
+    Anything that could change or move under a TX ring is refused: send a
+    mutable buffer with ref_buf (the promise) or through copy_from."""
+    if type(obj) is not bytes:
+        raise TypeError("rom() takes bytes; use ref_buf() or copy_from() for a mutable buffer")
     p = _external(ROM, obj, off, ln)
     if p is not None:
         p.done = done
@@ -189,6 +195,34 @@ def ref_buf(obj, off=0, ln=-1, done=None):
     if p is not None:
         p.done = done
     return p
+
+
+def copy_from(obj, holder, off=0, ln=-1, headroom=0):
+    """A POOL chain holding a copy of obj[off:off+ln] (counted): how a buffer
+    the caller makes no promise about is sent. The first block leaves
+    `headroom` bytes for headers. None when the pool or the quota says no."""
+    if ln < 0:
+        ln = len(obj) - off
+    if off < 0 or ln < 0 or off + ln > len(obj):
+        raise ValueError("window outside the buffer")
+    head = None
+    done = 0
+    room = BLOCK_SIZE - FRAME_OFFSET
+    while True:
+        k = room - headroom
+        if k > ln - done:
+            k = ln - done
+        q = alloc(holder, k, headroom)
+        if q is None:
+            if head is not None:
+                free(head)
+            return None
+        copy(q.buf, q.off, obj, off + done, k)
+        done += k
+        head = q if head is None else cat(head, q)
+        headroom = 0
+        if done >= ln:
+            return head
 
 
 def view(p, off, ln):
@@ -397,9 +431,16 @@ def trim(p, new_tot):
 def copy(dst, doff, src, soff, n):
     """The only way payload bytes are copied in zcstack: counted."""
     if n > 0:
-        dst[doff:doff + n] = memoryview(src)[soff:soff + n]
+        _move(dst, doff, src, soff, n)
         _copied[0] += n
     return n
+
+
+def _move(dst, doff, src, soff, n):
+    if IS_MPY:
+        copy_field(dst, doff, src, soff, n)     # Viper: no memoryview slices on the heap
+    else:
+        dst[doff:doff + n] = memoryview(src)[soff:soff + n]
 
 
 def copied():
@@ -416,9 +457,9 @@ def _walk(p, offset, ext, eoff, n, into_chain):
         else:
             k = min(p.len - offset, n - done)
             if into_chain:
-                p.buf[p.off + offset:p.off + offset + k] = memoryview(ext)[eoff + done:eoff + done + k]
+                _move(p.buf, p.off + offset, ext, eoff + done, k)
             else:
-                ext[eoff + done:eoff + done + k] = memoryview(p.buf)[p.off + offset:p.off + offset + k]
+                _move(ext, eoff + done, p.buf, p.off + offset, k)
             done += k
             offset = 0
         p = p.next

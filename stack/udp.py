@@ -10,6 +10,10 @@ from .pool import pool
 from .wire import IPV4_HLEN, PROTO_UDP, UDP_HLEN, be16, copy_field, ip_parse, is_addr, put16
 
 PORT_UNREACHABLE = const(3)
+EAGAIN = const(11)
+EMSGSIZE = const(90)
+ENOBUFS = const(105)
+EHOSTUNREACH = const(113)
 
 
 class Pcb:
@@ -76,10 +80,8 @@ class Udp:
         pcb = None
 
         def echo(p, src, sport, cast):
-            if cast:
-                pbuf.free(p)
-            else:
-                pcb.sendto(p, src, sport)
+            if cast or pcb.sendto(p, src, sport) == EAGAIN:
+                pbuf.free(p)    # a reply the ring has no room for: dropped, counted
 
         pcb = self.bind(port, echo)
         return pcb
@@ -148,28 +150,49 @@ class Udp:
 
     def sendto(self, p, sport, dst, dport, src=None):
         """Send payload chain p to dst ("a.b.c.d" or a 4-byte buffer, read
-        before this returns). Consumes the caller's reference. True when
-        handed to the driver or parked for ARP."""
+        before this returns). Returns 0 when the datagram was handed to the
+        driver or parked for ARP, or an errno:
+          EAGAIN  the TX ring cannot take it now: nothing was done and p is
+                  still the caller's, to send again once the stack has polled
+                  (back-pressure: no data is lost);
+          EMSGSIZE, EHOSTUNREACH, ENOBUFS  dropped and counted.
+        In every case but EAGAIN the caller's reference to p is consumed.
+        To learn when the driver is done with an external buffer, send it as
+        pbuf.rom(obj, done=f) / pbuf.ref_buf(obj, done=f)."""
         st = self.st
         if isinstance(dst, str):
             dst = ip_parse(dst)
         if not is_addr(dst) or (src is not None and not is_addr(src)):
             pbuf.free(p)
             raise ValueError("an IPv4 address is a 4-byte buffer or \"a.b.c.d\"")
+        n = p.tot + UDP_HLEN
+        if n > 65535 - IPV4_HLEN:
+            self.ctr["ipv4_tx_too_big"] += 1
+            pbuf.free(p)
+            return EMSGSIZE
+        if st.ip.route(dst) is None:
+            self.ctr["ipv4_no_route"] += 1
+            pbuf.free(p)
+            return EHOSTUNREACH
+        # back-pressure: the frames this datagram needs (as many as the ring
+        # holds at most: a longer datagram goes out while the MAC drains)
+        mtu = st.netif.mtu
+        frames = 1 if n + IPV4_HLEN <= mtu else (n + ((mtu - IPV4_HLEN) & ~7) - 1) // ((mtu - IPV4_HLEN) & ~7)
+        netif = st.netif
+        if frames > netif.tx_cap:
+            frames = netif.tx_cap
+        if netif.tx_room() < frames:
+            self.ctr["udp_tx_eagain"] += 1
+            return EAGAIN
         if not pbuf.header(p, UDP_HLEN):
             h = pbuf.hdr(pool.H_TX, UDP_HLEN)
             if h is None:
                 self.ctr["ipv4_tx_no_buffer"] += 1
                 pbuf.free(p)
-                return False
+                return ENOBUFS
             p = pbuf.cat(h, p)
         if src is None:
             src = st.ip_addr
-        n = p.tot
-        if n > 65535 - IPV4_HLEN:
-            self.ctr["ipv4_tx_too_big"] += 1
-            pbuf.free(p)
-            return False
         b = p.buf
         o = p.off
         put16(b, o, sport)
@@ -178,7 +201,7 @@ class Udp:
         put16(b, o + 6, 0)
         c = finish(pbuf_sum(p, 0, n, sum16(src, 0, 4, sum16(dst, 0, 4, PROTO_UDP + n))))
         put16(b, o + 6, c if c else 0xFFFF)
-        return st.ip.output(p, src, dst, PROTO_UDP, tag=TX_UDP)
+        return 0 if st.ip.output(p, src, dst, PROTO_UDP, tag=TX_UDP) else ENOBUFS
 
     def flush(self):
         for port in list(self.pcbs):

@@ -232,3 +232,30 @@ def test_icmp_echo_full_size_allocates_nothing():
 
 def test_icmp_echo_fragmented_allocates_nothing():
     _case(_icmp, 4000, 3)
+
+
+def test_a_copy_on_the_echo_path_is_counted():
+    # The check above must be able to fail: an echo whose reply is a chain of
+    # more pieces than the driver's gather table (a request in 20 fragments of
+    # 8 bytes) has its tail copied into one block, and the counter sees it.
+    drv, st, wire = _setup()
+    c0 = pbuf.copied()
+    u = bytearray(8) + bytes((i * 5 + 3) & 255 for i in range(152))
+    u[0:2] = b"\xc3\x50"
+    u[3] = config.UDP_ECHO_PORT
+    u[5] = 160
+    frames = _ip_frames(17, bytes(u), 77, mtu=28)
+    assert len(frames) == 20
+    for f in frames:
+        drv.inject(f)
+    for _ in range(8):
+        st.poll(NOW_MS)
+    replies = drv.take_sent()
+    assert len(replies) == 1 and replies[0][42:] == u[8:]
+    seg = st.netif.gather and len(st.netif.gather) // 3
+    # the first piece carries the headers and no data; seg - 2 windows of 8
+    # bytes go by reference, the rest was copied
+    assert pbuf.copied() - c0 == 152 - 8 * (seg - 2), (pbuf.copied() - c0, seg)
+    assert st.ctr["tx_linearised"] == 1
+    st.shutdown()
+    assert at_baseline()

@@ -25,7 +25,7 @@ def _send_udp(r, dst, data=b"x", dport=9):
     p = pbuf.alloc(pool.H_APP, len(data), HEADROOM)
     assert p is not None
     p.buf[p.off:p.off + len(data)] = data
-    return r.st.udp.sendto(p, 5000, dst, dport)
+    return r.st.udp.sendto(p, 5000, dst, dport) == 0
 
 
 def _requests(fs, tpa=None):

@@ -553,3 +553,31 @@ def test_writable_or_clone_of_rom():
     assert pbuf.writable(q) and pbuf.to_bytes(q) == data
     pbuf.free(q)
     _baseline()
+
+
+# ---- what may be referenced -----------------------------------------------------------
+
+def test_rom_refuses_a_mutable_buffer():
+    # a bytearray could be written or resized under a TX ring: not ROM
+    for obj in (bytearray(8), memoryview(bytearray(8))):
+        try:
+            pbuf.rom(obj)
+        except TypeError:
+            continue
+        raise AssertionError("rom() took a %s" % type(obj))
+    _baseline()
+
+
+def test_copy_from_copies_and_counts():
+    data = bytearray(_pattern(4000, 3))
+    c0 = pbuf.copied()
+    p = pbuf.copy_from(data, pool.H_APP, 100, 3500, headroom=42)
+    assert p is not None and p.kind == pbuf.POOL and p.off == FO + 42
+    assert pbuf.copied() - c0 == 3500
+    assert pbuf.clen(p) == 3 and p.tot == 3500
+    data[100] ^= 0xFF                     # the caller's buffer is free again at once
+    got = pbuf.to_bytes(p)
+    assert got[0] == data[100] ^ 0xFF and got[1:] == bytes(data[101:3600])
+    assert pbuf.header(p, 42)             # headroom for the headers
+    pbuf.free(p)
+    _baseline()

@@ -112,3 +112,73 @@ def test_reply_longer_than_the_gather_table_has_its_tail_copied():
         assert pbuf.copied() - c0 == len(data) - 8 * (cap - 2)
         assert r.quiesced()
         r.finish()
+
+
+# ---- back-pressure and completions through UDP -----------------------------------------
+
+EAGAIN = 11
+
+
+def test_full_ring_answers_eagain_and_loses_nothing():
+    with Rig() as r:
+        r.learn()
+        real_reap = r.drv.tx_reap
+        r.drv.tx_reap = lambda out: 0          # a MAC that finishes nothing for now
+        payloads = [b"datagram-%03d" % i for i in range(40)]
+        taken = 0
+        try:
+            while taken < len(payloads):
+                p = pbuf.rom(payloads[taken])
+                err = r.st.udp.sendto(p, 5000, PEER_IP, 9)
+                if err == EAGAIN:
+                    break
+                assert err == 0
+                taken += 1
+            assert taken == r.st.netif.tx_cap == 32
+            # nothing was done with the refused datagram: still ours, intact
+            assert pbuf.refcount(p) == 1 and pbuf.to_bytes(p) == payloads[taken]
+            d = r.delta()
+            assert d["udp_tx_eagain"] == 1 and "tx_ring_full" not in d, d
+        finally:
+            r.drv.tx_reap = real_reap
+        r.poll()                               # the MAC catches up
+        assert r.st.udp.sendto(p, 5000, PEER_IP, 9) == 0
+        taken += 1
+        while taken < len(payloads):
+            assert r.st.udp.sendto(pbuf.rom(payloads[taken]), 5000, PEER_IP, 9) == 0
+            taken += 1
+            r.poll()
+        r.poll()
+        got = [f["udp"]["data"] for f in r.sent_parsed() if "udp" in f]
+        assert got == payloads                  # every datagram, in order, once
+        assert r.delta()["udp_tx"] == len(payloads)
+        r.finish()
+
+
+def test_done_runs_when_the_driver_is_through_with_the_buffer():
+    with Rig() as r:
+        r.learn()
+        data = frames.pattern(2900, 9)           # two fragments, both windows onto it
+        seen = []
+        assert r.st.udp.sendto(pbuf.rom(data, done=seen.append), 5000, PEER_IP, 9) == 0
+        assert seen == []                      # in the TX ring: the bytes are still needed
+        assert r.drv.pending_tx() == 2
+        r.st.netif.reap()
+        assert len(seen) == 1 and seen[0] is data
+        assert len(r.sent()) == 2
+        r.finish()
+
+
+def test_promised_buffer_resized_before_the_send_is_not_sent():
+    with Rig() as r:
+        r.learn()
+        buf = bytearray(b"zero-copy promise")
+        seen = []
+        assert r.st.udp.sendto(pbuf.ref_buf(buf, done=seen.append), 5000, PEER_IP, 9) == 0
+        moved0 = r.drv.stats()["tx_ref_moved"]
+        buf.extend(b" broken" * 50)            # the promise broken: resized in the ring
+        r.st.netif.reap()
+        assert r.drv.stats()["tx_ref_moved"] == moved0 + 1
+        assert r.sent() == []                  # never read from where it used to be
+        assert seen == [buf]                   # the owner still learns it is free
+        r.finish()
