@@ -6,7 +6,7 @@
 # ends with the stack shut down and the pool back at NBLOCKS free.
 import frames
 from frames import ETH_IP, PROTO_ICMP, PROTO_UDP
-from support import PEER_IP, PEER_MAC, US_IP, US_MAC, Rig
+from support import NEAR_WRAP, PEER_IP, PEER_MAC, US_IP, US_MAC, Rig
 
 from stack import pbuf
 from stack.pool import pool
@@ -390,7 +390,17 @@ def test_flood_beyond_block_quota_while_ping_answers():
 # ---- the timer ----------------------------------------------------------------------------
 
 def test_timeout_with_first_fragment_sends_time_exceeded():
-    with Rig() as r:
+    _timeout_with_first_fragment(0)
+
+
+def test_timeout_across_the_clock_wrap():
+    # the stack's clock starts 1 s before it wraps at 2^30: the deadline lies
+    # past the wrap, and must neither fire at once nor never
+    _timeout_with_first_fragment(NEAR_WRAP)
+
+
+def _timeout_with_first_fragment(now):
+    with Rig(now=now) as r:
         _bound(r)
         dg, u, data = _udp_dgram(100)
         first = _frag(u, 0, 16)
