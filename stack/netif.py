@@ -130,7 +130,9 @@ class Netif:
             if not self.tx_nfree:
                 ctr["tx_ring_full"] += 1
                 return False
-        if not pbuf.charge(p, pool.H_TX):
+        # blocks that came in on the input path are kept by the TX ring now;
+        # those a queue keeps (TCP's send queue, say) stay that keeper's
+        if not pbuf.charge(p, pool.H_TX, pool.H_RX):
             ctr["tx_no_quota"] += 1
             return False
         g = self.gather

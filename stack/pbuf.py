@@ -382,18 +382,19 @@ def chain(h, t):
 _moved = [0] * (2 * (NBLOCKS + HNBLOCKS))  # charge(): (block, previous holder) pairs
 
 
-def charge(p, holder):
+def charge(p, holder, only=-1):
     """Recharge every pool block the chain keeps alive (its own blocks and
-    those its views look into) to `holder`, all or nothing: when the pool
-    refuses one (quota, or the RX reserve), the blocks already moved go back
-    to their previous holders and the answer is False."""
+    those its views look into) to `holder` (with `only` >= 0: just the blocks
+    charged to that holder), all or nothing: when the pool refuses one
+    (quota, or the RX reserve), the blocks already moved go back to their
+    previous holders and the answer is False."""
     n = 0
     q = p
     while q is not None:
         b = q.blk
         if b >= 0:
             was = pool.holder(b)
-            if was != holder:
+            if was != holder and (only < 0 or was == only):
                 if 2 * n == len(_moved) or not pool.move(b, holder):
                     for k in range(n):
                         pool.move(_moved[2 * k], _moved[2 * k + 1])
