@@ -47,6 +47,21 @@ ICMP_ERR_RATE_PER_S = 10        # token bucket for ICMP errors (RFC 1812 4.3.2.8
 ICMP_ERR_BURST = 10
 ICMP_ERR_QUOTE_MAX_BYTES = 548  # header + as much as fits in 576 (RFC 1812)
 
+# --- TCP ----------------------------------------------------------------------
+TCP_MSS = 1460                  # our MSS (MTU - 40); the peer's caps what we send
+TCP_WND_BYTES = 16 * 1460       # receive window per connection
+TCP_SND_QUEUE_BYTES = 32 * 1460 # bytes queued to send per connection (referenced, not copied)
+TCP_RTO_INITIAL_MS = 1000       # RFC 6298 2.1
+TCP_RTO_MIN_MS = 1000           # RFC 6298 2.4 (tests lower it: lossy runs take minutes otherwise)
+TCP_RTO_MAX_MS = 60000
+TCP_MAX_RETRIES = 12            # retransmissions of one segment before the connection is dropped
+TCP_SYN_RETRIES = 5
+TCP_MSL_MS = 30000              # TIME_WAIT lasts 2 MSL
+TCP_DELACK_MS = 40              # delayed ACK (at most every second full segment waits)
+TCP_MAX_PCBS = 32               # connections (not listeners); TIME_WAIT ones are recycled first
+TCP_BACKLOG_MAX = 16            # SYN_RCVD connections per listener: a SYN flood stops there
+TCP_OOSEQ_MAX = 8               # out-of-order segments held per connection
+
 # --- UDP ----------------------------------------------------------------------
 UDP_QUEUE_DATAGRAMS = 8         # per socket receive queue
 UDP_ECHO_PORT = 7

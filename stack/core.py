@@ -9,6 +9,7 @@ from .icmp import Icmp
 from .ipv4 import Ipv4
 from .netif import Netif
 from .pool import at_baseline, pool
+from .tcp import Tcp
 from .udp import Udp
 from .wire import TICKS_MAX, be16, ip_addr, ticks_add, ticks_diff
 
@@ -42,7 +43,7 @@ class Stack:
         self.arp = Arp(self)
         self.icmp = Icmp(self)
         self.udp = Udp(self)
-        self.tcp = None
+        self.tcp = Tcp(self)
         self.drv_stats = None   # the driver's last counters, once it is closed
         self.next_tick = ticks_add(self.now, config.TIMER_TICK_MS)
 
@@ -86,6 +87,7 @@ class Stack:
         if ticks_diff(now_ms, self.next_tick) >= 0:
             self.timers(now_ms)
         self.netif.reap()
+        self.tcp.poll()             # output a full TX ring stopped goes on
         if n >= budget:
             self.ctr["rx_budget_exhausted"] += 1
             return now_ms
@@ -95,6 +97,7 @@ class Stack:
         self.now = now_ms
         self.arp.tick(now_ms)
         self.ip.reasm.tick(now_ms)
+        self.tcp.tick(now_ms)
         self.next_tick = ticks_add(now_ms, config.TIMER_TICK_MS)
 
     def snapshot(self):
@@ -113,6 +116,7 @@ class Stack:
         self.arp.flush()
         self.ip.reasm.flush()
         self.udp.flush()
+        self.tcp.flush()
         self.netif.reap()
         self.drv_stats = self.netif.drv.stats()
         self.netif.drv.close()

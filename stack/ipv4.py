@@ -28,7 +28,8 @@ TX_FRAG = const(2)
 TX_ECHO = const(4)
 TX_UDP = const(8)
 TX_UNREACH = const(16)
-_TX_NAMES = ("ipv4_tx", "ipv4_frag_tx", "icmp_echo_tx", "udp_tx", "icmp_unreach_tx")
+TX_TCP = const(32)
+_TX_NAMES = ("ipv4_tx", "ipv4_frag_tx", "icmp_echo_tx", "udp_tx", "icmp_unreach_tx", "tcp_tx")
 
 
 def count_tx(ctr, tag):

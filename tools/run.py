@@ -23,7 +23,7 @@ import time
 
 import zcsys
 
-from stack import config
+from stack import config, services
 from stack.core import Stack
 from stack.wire import TICKS_MAX, ip_parse, ip_str, mac_parse, ticks_diff
 
@@ -166,6 +166,9 @@ def main():
         f.write("%d\n" % pid)
 
     st.udp.bind_echo(config.UDP_ECHO_PORT)
+    services.echo(st.tcp, 7)
+    services.discard(st.tcp, 9)
+    services.source(st.tcp, 19)
     poller = select.poll()
     poller.register(drv, select.POLLIN)
     poller.register(sigs.fd, select.POLLIN)

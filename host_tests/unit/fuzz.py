@@ -782,7 +782,8 @@ class Harness:
             self.fail("eth_rx %d, outcomes %d: %r" % (d["eth_rx"], total, _moved(d)))
         up = s(d, "udp_truncated", "udp_bad_length", "udp_bad_checksum", "udp_no_port", "udp_queue_full",
                "udp_rx", "icmp_truncated", "icmp_bad_checksum", "icmp_echo_rx", "icmp_error_rx",
-               "icmp_other", "ipv4_unknown_proto")
+               "icmp_other", "ipv4_unknown_proto", "tcp_truncated", "tcp_bad_offset",
+               "tcp_bad_checksum", "tcp_not_unicast", "tcp_rx")
         if up != d["ipv4_rx"]:
             self.fail("ipv4_rx %d, transport outcomes %d: %r" % (d["ipv4_rx"], up, _moved(d)))
         if d["icmp_echo_tx"] + d["icmp_echo_bcast"] > d["icmp_echo_rx"]:
