@@ -61,6 +61,12 @@ TCP_DELACK_MS = 40              # delayed ACK (at most every second full segment
 TCP_MAX_PCBS = 32               # connections (not listeners); TIME_WAIT ones are recycled first
 TCP_BACKLOG_MAX = 16            # SYN_RCVD connections per listener: a SYN flood stops there
 TCP_OOSEQ_MAX = 8               # out-of-order segments held per connection
+TCP_WINDOW_SCALING = 1          # RFC 7323 options, offered and accepted (0: never)
+TCP_TIMESTAMPS = 1
+TCP_SACK = 1                    # RFC 2018: SACK-permitted, and SACK blocks for what we hold
+TCP_KEEPIDLE_MS = 7200000       # keepalive (per connection, off unless asked): 2 h of silence,
+TCP_KEEPINTVL_MS = 75000        # then a probe every 75 s,
+TCP_KEEPCNT = 9                 # and this many unanswered probes end it (RFC 1122 4.2.3.6)
 
 # --- UDP ----------------------------------------------------------------------
 UDP_QUEUE_DATAGRAMS = 8         # per socket receive queue

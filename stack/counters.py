@@ -112,6 +112,8 @@ SCHEMA = (
     ("tcp_rto", "retransmission timeouts"),
     ("tcp_retransmit", "segments sent again"),
     ("tcp_window_probe", "zero-window probes sent"),
+    ("tcp_keepalive_probe", "keepalive probes sent"),
+    ("tcp_paws", "drop: segment older than the last timestamp (PAWS, RFC 7323; answered with an ACK)"),
     ("tcp_ooseq", "segments held in the out-of-order queue"),
     ("tcp_ooseq_overlap", "drop: out-of-order segment overlapping one already held"),
     ("tcp_ooseq_full", "drop: out-of-order queue full"),

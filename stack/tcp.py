@@ -43,6 +43,10 @@ URG = const(0x20)
 
 TCP_HLEN = const(20)
 OPT_MSS = const(2)
+OPT_WS = const(3)
+OPT_SACK_OK = const(4)
+OPT_SACK = const(5)
+OPT_TS = const(8)
 
 EAGAIN = const(11)
 ENOBUFS = const(105)
@@ -56,6 +60,14 @@ EISCONN = const(106)
 _EPHEMERAL_LO = const(49152)        # RFC 6335 dynamic ports
 _EPHEMERAL_N = const(16384)
 _NO_TIMER = const(-1)
+
+
+def _our_wscale():
+    """The shift that fits our receive window into 16 bits (RFC 7323 2.3)."""
+    ws = 0
+    while (config.TCP_WND_BYTES >> ws) > 0xFFFF and ws < 14:
+        ws += 1
+    return ws
 
 
 class Pcb:
@@ -101,6 +113,17 @@ class Pcb:
         self.ssthresh = 0
         self.dupacks = 0
         self.recover = -1           # NewReno: recovery until this offset is acked
+        # negotiated in the SYNs (RFC 7323, RFC 2018)
+        self.snd_ws = 0             # the peer's window field is shifted left by this
+        self.rcv_ws = 0             # ours is shifted right by this
+        self.snd_ws_offered = False
+        self.ts_ok = False
+        self.ts_recent = bytearray(4)
+        self.sack_ok = False
+        # keepalive (off unless the application turns it on)
+        self.keepalive = False
+        self.ka_at = _NO_TIMER
+        self.ka_probes = 0
         # receive side
         self.rcv_nxt = bytearray(4)
         self.rcv_wnd = 0
@@ -299,6 +322,11 @@ class Tcp:
             self.bind(pcb, 0)
         self._set_remote(pcb, ip, 0, port)
         pcb.connected_cb = connected_cb
+        # what our SYN offers; the peer's SYN-ACK settles it
+        pcb.sack_ok = config.TCP_SACK
+        pcb.ts_ok = config.TCP_TIMESTAMPS
+        pcb.snd_ws_offered = config.TCP_WINDOW_SCALING
+        pcb.rcv_ws = _our_wscale() if pcb.snd_ws_offered else 0
         self._isn(pcb)
         self._init_send(pcb, config.TCP_MSS)
         pcb.state = SYN_SENT
@@ -404,18 +432,102 @@ class Tcp:
         if pcb.sq is None:
             pcb.sq_tail = None
 
-    def _wnd_field(self, pcb):
+    def _wnd_field(self, pcb, syn):
         w = pcb.rcv_wnd
+        if syn:
+            if w > 0xFFFF:
+                w = 0xFFFF                  # the window of a SYN is never scaled
+            pcb.rcv_ann = w
+            return w
+        w >>= pcb.rcv_ws
         if w > 0xFFFF:
             w = 0xFFFF
-        pcb.rcv_ann = w
+        pcb.rcv_ann = w << pcb.rcv_ws
         return w
+
+    def _opt_len(self, pcb, syn):
+        """Option bytes of our next segment (a multiple of 4)."""
+        if syn:
+            n = 4
+            if pcb.sack_ok:
+                n += 4 if not pcb.ts_ok else 2
+            if pcb.ts_ok:
+                n += 10 if pcb.sack_ok else 12
+            if pcb.snd_ws_offered:
+                n += 4
+            return n
+        n = 12 if pcb.ts_ok else 0
+        if pcb.sack_ok and pcb.ooseq:
+            k = len(pcb.ooseq)
+            m = 3 if pcb.ts_ok else 4
+            n += 4 + 8 * (k if k < m else m)
+        return n
+
+    def _put_ts(self, pcb, b, i):
+        b[i] = OPT_TS
+        b[i + 1] = 10
+        t = self.st.now                     # TSval: our ms clock (< 2^30)
+        put16(b, i + 2, t >> 16)
+        put16(b, i + 4, t & 0xFFFF)
+        copy_field(b, i + 6, pcb.ts_recent, 0, 4)
+
+    def _put_opts(self, pcb, b, i, syn):
+        if syn:
+            b[i] = OPT_MSS
+            b[i + 1] = 4
+            put16(b, i + 2, config.TCP_MSS)
+            i += 4
+            if pcb.sack_ok and pcb.ts_ok:
+                b[i] = OPT_SACK_OK          # SACK-permitted + timestamps, Linux's layout
+                b[i + 1] = 2
+                self._put_ts(pcb, b, i + 2)
+                i += 12
+            elif pcb.sack_ok:
+                b[i] = 1
+                b[i + 1] = 1
+                b[i + 2] = OPT_SACK_OK
+                b[i + 3] = 2
+                i += 4
+            elif pcb.ts_ok:
+                b[i] = 1
+                b[i + 1] = 1
+                self._put_ts(pcb, b, i + 2)
+                i += 12
+            if pcb.snd_ws_offered:
+                b[i] = 1
+                b[i + 1] = OPT_WS
+                b[i + 2] = 3
+                b[i + 3] = pcb.rcv_ws
+            return
+        if pcb.ts_ok:
+            b[i] = 1
+            b[i + 1] = 1
+            self._put_ts(pcb, b, i + 2)
+            i += 12
+        if pcb.sack_ok and pcb.ooseq:
+            # RFC 2018: the blocks of out-of-order data we hold, newest first
+            q = pcb.ooseq
+            m = 3 if pcb.ts_ok else 4
+            k = len(q) if len(q) < m else m
+            b[i] = 1
+            b[i + 1] = 1
+            b[i + 2] = OPT_SACK
+            b[i + 3] = 2 + 8 * k
+            i += 4
+            j = len(q) - 1
+            while k > 0:
+                f = q[j]
+                seq_add(b, i, pcb.rcv_nxt, 0, f[0])
+                seq_add(b, i + 4, pcb.rcv_nxt, 0, f[1])
+                i += 8
+                j -= 1
+                k -= 1
 
     def _segment(self, pcb, off, flags, data_off, n, syn_opts=False):
         """Send one segment: sequence UNA + off, n data bytes from data_off of
         the send queue (as views, no copy). True when handed on."""
         st = self.st
-        hl = TCP_HLEN + (4 if syn_opts else 0)
+        hl = TCP_HLEN + self._opt_len(pcb, syn_opts)
         h = pbuf.hdr(pool.H_TX, hl)
         if h is None:
             self.ctr["tcp_tx_no_buffer"] += 1
@@ -432,13 +544,11 @@ class Tcp:
             put16(b, o + 10, 0)
         b[o + 12] = (hl >> 2) << 4
         b[o + 13] = flags
-        put16(b, o + 14, self._wnd_field(pcb))
+        put16(b, o + 14, self._wnd_field(pcb, syn_opts))
         put16(b, o + 16, 0)
         put16(b, o + 18, 0)
-        if syn_opts:
-            b[o + 20] = OPT_MSS
-            b[o + 21] = 4
-            put16(b, o + 22, config.TCP_MSS)
+        if hl > TCP_HLEN:
+            self._put_opts(pcb, b, o + TCP_HLEN, syn_opts)
         if n:
             t = pbuf.views(pcb.sq, data_off, n)
             if t is None:
@@ -655,32 +765,67 @@ class Tcp:
         self.ctr["tcp_rst_tx"] += 1
         self.st.ip.output(h, None, src, PROTO_TCP, tag=TX_TCP)
 
-    def _peer_mss(self, b, o, doff):
-        """The MSS option of a SYN (536 without one, RFC 9293 3.7.1); a
-        malformed option list is counted and read no further."""
+    def _find_opt(self, b, o, doff, want):
+        """Offset of option `want` in the segment's options, or -1. A
+        malformed list (a length of 0 or 1, or past the header) is counted
+        and read no further."""
         i = o + TCP_HLEN
         end = o + doff
         while i < end:
             kind = b[i]
             if kind == 0:
-                break
+                return -1
             if kind == 1:
                 i += 1
                 continue
             if i + 1 >= end:
                 self.ctr["tcp_bad_options"] += 1
-                break
+                return -1
             ln = b[i + 1]
             if ln < 2 or i + ln > end:
                 self.ctr["tcp_bad_options"] += 1
-                break
-            if kind == OPT_MSS:
-                if ln == 4:
-                    m = be16(b, i + 2)
-                    return m if m > 0 else 536
-                self.ctr["tcp_bad_options"] += 1
+                return -1
+            if kind == want:
+                return i
             i += ln
-        return 536
+        return -1
+
+    def _ts_opt(self, b, o, doff):
+        """Offset of a segment's TSval, or -1 (Linux's NOP NOP TS layout first)."""
+        if doff >= 32 and b[o + 20] == 1 and b[o + 21] == 1 and b[o + 22] == OPT_TS and b[o + 23] == 10:
+            return o + 24
+        if doff == TCP_HLEN:
+            return -1
+        i = self._find_opt(b, o, doff, OPT_TS)
+        return i + 2 if i >= 0 and b[i + 1] == 10 else -1
+
+    def _syn_options(self, pcb, b, o, doff):
+        """What the peer's SYN offers: MSS (536 without one, RFC 9293 3.7.1),
+        window scaling, timestamps (RFC 7323), SACK (RFC 2018). Returns the MSS."""
+        mss = 536
+        i = self._find_opt(b, o, doff, OPT_MSS)
+        if i >= 0:
+            if b[i + 1] == 4 and be16(b, i + 2) > 0:
+                mss = be16(b, i + 2)
+            else:
+                self.ctr["tcp_bad_options"] += 1
+        pcb.snd_ws_offered = False
+        i = self._find_opt(b, o, doff, OPT_WS) if config.TCP_WINDOW_SCALING else -1
+        if i >= 0 and b[i + 1] == 3:
+            s = b[i + 2]
+            pcb.snd_ws = s if s <= 14 else 14   # RFC 7323 2.3: at most 14
+            pcb.snd_ws_offered = True
+            pcb.rcv_ws = _our_wscale()
+        else:
+            pcb.snd_ws = pcb.rcv_ws = 0     # both or neither (RFC 7323 2.2)
+        i = self._find_opt(b, o, doff, OPT_TS) if config.TCP_TIMESTAMPS else -1
+        if i >= 0 and b[i + 1] == 10:
+            pcb.ts_ok = True
+            copy_field(pcb.ts_recent, 0, b, i + 2, 4)
+        else:
+            pcb.ts_ok = False
+        pcb.sack_ok = config.TCP_SACK and self._find_opt(b, o, doff, OPT_SACK_OK) >= 0
+        return mss
 
     def _syn_in(self, lst, p, hl, o, doff):
         ctr = self.ctr
@@ -699,8 +844,8 @@ class Tcp:
         pcb.listener = lst
         pcb.err_cb = None
         seq_add(pcb.rcv_nxt, 0, b, o + 4, 1)
-        self._init_send(pcb, self._peer_mss(b, o, doff))
-        self._win_from(pcb, b, o)
+        self._init_send(pcb, self._syn_options(pcb, b, o, doff))
+        self._win_from(pcb, b, o, 0)
         self._isn(pcb)
         pcb.state = SYN_RCVD
         lst.pending += 1
@@ -708,8 +853,8 @@ class Tcp:
         pbuf.free(p)
         self._send_syn(pcb)
 
-    def _win_from(self, pcb, b, o):
-        w = be16(b, o + 14)
+    def _win_from(self, pcb, b, o, shift):
+        w = be16(b, o + 14) << shift
         pcb.snd_wnd = w
         if w > pcb.max_snd_wnd:
             pcb.max_snd_wnd = w
@@ -737,9 +882,9 @@ class Tcp:
             pbuf.free(p)
             return
         seq_add(pcb.rcv_nxt, 0, b, o + 4, 1)
-        mss = self._peer_mss(b, o, doff)
+        mss = self._syn_options(pcb, b, o, doff)
         self._init_send(pcb, mss)
-        self._win_from(pcb, b, o)
+        self._win_from(pcb, b, o, 0)
         pbuf.free(p)
         if fl & ACK:
             self._acked(pcb, 1)
@@ -791,6 +936,15 @@ class Tcp:
                 self._free(pcb)
                 self._syn_in(lst, p, hl, o, doff)
                 return
+        ts = -1
+        if pcb.ts_ok:
+            ts = self._ts_opt(b, o, doff)
+            if ts >= 0 and not fl & RST and seq_lt(b, ts, pcb.ts_recent, 0):
+                # RFC 7323 5.3 R1 (PAWS): an old duplicate from a wrapped sequence space
+                ctr["tcp_paws"] += 1
+                self.send_ack(pcb)
+                pbuf.free(p)
+                return
         seglen = dlen + (1 if fl & SYN else 0) + (1 if fl & FIN else 0)
         if not self._acceptable(pcb, rel, seglen):
             ctr["tcp_out_of_window"] += 1
@@ -798,6 +952,11 @@ class Tcp:
                 self.send_ack(pcb)
             pbuf.free(p)
             return
+        if ts >= 0 and rel <= 0:
+            copy_field(pcb.ts_recent, 0, b, ts, 4)     # RFC 7323 5.3 R3
+        if pcb.keepalive:
+            pcb.ka_at = ticks_add(self.st.now, config.TCP_KEEPIDLE_MS)
+            pcb.ka_probes = 0
         if fl & RST:
             ctr["tcp_rst_rx"] += 1
             pbuf.free(p)
@@ -833,7 +992,7 @@ class Tcp:
             if lst is not None:
                 lst.pending -= 1
             pcb.listener = None
-            self._win_from(pcb, b, o)
+            self._win_from(pcb, b, o, pcb.snd_ws)
             ctr["tcp_accepted"] += 1
             cb = lst.accept_cb if lst is not None else None
             if cb is None or cb(pcb) is False:
@@ -853,7 +1012,7 @@ class Tcp:
             self._challenge_ack(pcb)        # RFC 5961 5.2: too old to be true
             pbuf.free(p)
             return
-        wnd = be16(b, o + 14)
+        wnd = be16(b, o + 14) << pcb.snd_ws
         if a > 0:
             self._acked(pcb, a)
         elif a == 0 and dlen == 0 and not fl & FIN and pcb.nxt > 0 and wnd == pcb.snd_wnd:
@@ -1163,6 +1322,8 @@ class Tcp:
                 self._probe(pcb, now)
             if pcb.ack_at != _NO_TIMER and ticks_diff(now, pcb.ack_at) >= 0:
                 self.send_ack(pcb)
+            if pcb.keepalive:
+                self._keepalive(pcb, now)
             if pcb.blocked:
                 self.output(pcb)
 
@@ -1208,6 +1369,27 @@ class Tcp:
         self.output(pcb)
         if pcb.rto_at == _NO_TIMER and pcb.high > 0:
             pcb.rto_at = ticks_add(now, pcb.rto)
+
+    def _keepalive(self, pcb, now):
+        """RFC 9293 3.8.4 / RFC 1122 4.2.3.6: after TCP_KEEPIDLE_MS of silence,
+        a probe (one sequence number below SND.NXT) every TCP_KEEPINTVL_MS;
+        TCP_KEEPCNT unanswered probes end the connection."""
+        if pcb.state not in (ESTABLISHED, CLOSE_WAIT):
+            return
+        if pcb.ka_at == _NO_TIMER:
+            pcb.ka_at = ticks_add(now, config.TCP_KEEPIDLE_MS)
+            return
+        if ticks_diff(now, pcb.ka_at) < 0:
+            return
+        if pcb.ka_probes >= config.TCP_KEEPCNT:
+            self.ctr["tcp_timeout"] += 1
+            self._send_rst_for(pcb)
+            self._gone(pcb, ETIMEDOUT)
+            return
+        self.ctr["tcp_keepalive_probe"] += 1
+        self._segment(pcb, pcb.nxt - 1, ACK, 0, 0)
+        pcb.ka_probes += 1
+        pcb.ka_at = ticks_add(now, config.TCP_KEEPINTVL_MS)
 
     def _probe(self, pcb, now):
         """Zero window (RFC 9293 3.8.6.1): one byte beyond the window, backing off."""
