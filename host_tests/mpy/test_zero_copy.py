@@ -259,3 +259,90 @@ def test_a_copy_on_the_echo_path_is_counted():
     assert st.ctr["tx_linearised"] == 1
     st.shutdown()
     assert at_baseline()
+
+
+# ---- TCP: the echo service, segment by segment ---------------------------------
+
+def _tcp_seg(sport, dport, seq, ack, flags, payload, wnd=65535, opts=b""):
+    """A TCP segment from the peer as an Ethernet frame (seq/ack as bytes)."""
+    hl = 20 + len(opts)
+    t = bytearray(hl) + payload
+    t[0] = sport >> 8
+    t[1] = sport & 255
+    t[2] = dport >> 8
+    t[3] = dport & 255
+    t[4:8] = seq
+    t[8:12] = ack
+    t[12] = (hl >> 2) << 4
+    t[13] = flags
+    t[14] = wnd >> 8
+    t[15] = wnd & 255
+    t[20:hl] = opts
+    ph = PEER_IP + STACK_IP + bytes((0, 6, len(t) >> 8, len(t) & 255))
+    c = _csum(ph + t)
+    t[16] = c >> 8
+    t[17] = c & 255
+    return _ip_frames(6, bytes(t), 7)[0]
+
+
+def _add(seq, n):
+    v = (((seq[0] << 8 | seq[1]) << 16) | (seq[2] << 8 | seq[3])) + n
+    v &= 0xFFFFFFFF
+    return bytes(((v >> 24) & 255, (v >> 16) & 255, (v >> 8) & 255, v & 255))
+
+
+def _tcp_frames(frames):
+    out = []
+    for f in frames:
+        if len(f) >= 54 and f[12] == 8 and f[13] == 0 and f[23] == 6:
+            out.append(f)
+    return out
+
+
+def test_tcp_echo_allocates_nothing_and_copies_nothing():
+    # An echoed segment goes back from the block it came in: no heap, no copy,
+    # on both widths (sequence numbers are bytes, never 32-bit ints).
+    from stack import services
+    drv, st, wire = _setup()
+    services.echo(st.tcp, 7)
+    sport = 40001
+    iss = b"\xff\xff\xff\x00"                # the peer's ISN near the 2^32 wrap
+    drv.inject(_tcp_seg(sport, 7, iss, b"\0\0\0\0", 0x02, b"", opts=b"\x02\x04\x05\xb4"))
+    st.poll(NOW_MS)
+    synack = _tcp_frames(drv.take_sent())
+    assert len(synack) == 1 and synack[0][47] == 0x12, synack
+    ours = _add(synack[0][38:42], 1)         # the stack's ISN + 1
+    mine = _add(iss, 1)
+    drv.inject(_tcp_seg(sport, 7, mine, ours, 0x10, b""))
+    st.poll(NOW_MS)
+    drv.take_sent()
+    c0 = pbuf.copied()
+    size = 1000
+    payloads = [bytes((i + k) & 255 for i in range(size)) for k in range(ROUNDS + WARMUP)]
+    stack_b = 0
+    for k in range(ROUNDS + WARMUP):
+        f = _tcp_seg(sport, 7, mine, ours, 0x18, payloads[k])
+        drv.inject(f)
+        gc.collect()
+        gc.disable()
+        try:
+            a = gc.mem_alloc()
+            w0 = wire.bytes
+            st.poll(NOW_MS)
+            used = gc.mem_alloc() - a - (wire.bytes - w0)
+        finally:
+            gc.enable()
+        if k >= WARMUP:
+            stack_b += used
+        echoed = [s for s in _tcp_frames(drv.take_sent()) if len(s) > 66]
+        assert len(echoed) == 1 and echoed[0][-size:] == payloads[k], (k, len(echoed))
+        mine = _add(mine, size)
+        ours = _add(ours, size)
+        drv.inject(_tcp_seg(sport, 7, mine, ours, 0x10, b""))   # the peer ACKs the echo
+        st.poll(NOW_MS)
+        drv.take_sent()
+    assert pbuf.copied() == c0, "%d bytes copied" % (pbuf.copied() - c0)
+    per = stack_b // ROUNDS
+    st.shutdown()
+    assert at_baseline() and pool.nfree() == pool.NBLOCKS
+    assert per == 0, "%d-bit: %d heap bytes per echoed TCP segment" % (32 if sys.maxsize < 2**32 else 64, per)
