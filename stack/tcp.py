@@ -596,7 +596,7 @@ class Tcp:
             done = pcb.nxt - base           # data bytes (and FIN) already sent
             unsent = pcb.sq_len - done
             fin_off = base + pcb.sq_len
-            want_fin = pcb.fin_queued and pcb.nxt <= fin_off
+            want_fin = pcb.fin_queued and not pcb.fin_acked and pcb.nxt <= fin_off
             wnd = pcb.snd_wnd if pcb.snd_wnd < pcb.cwnd else pcb.cwnd
             room = wnd - pcb.nxt
             if unsent > 0:
