@@ -53,6 +53,7 @@ SCALE = 10000                   # rates are parts per SCALE (0.01 % steps)
 _ETH_HLEN = 14
 _FO = pool.FRAME_OFFSET
 _NTOTAL = pool.NBLOCKS + pool.HNBLOCKS
+_TX_MAX = pool.BLOCK_SIZE - pool.FRAME_OFFSET   # what one block (and a copy) takes
 _FLIP = 0xA5                    # XORed into the chosen byte (never 0: always a change)
 
 _DIRS = ("rx", "tx")
@@ -129,6 +130,7 @@ class _Dir:
         self.pen_b = 0
         self.pen_c = 0
         self.pen_left = 0
+        self.pen_over = 0       # frames that overtook it so far
         self.pen_due = 0
 
     def draw(self, rate):
@@ -309,14 +311,16 @@ class Impair:
                 d.pen_b = n
                 d.pen_c = f
                 d.pen_left = d.gap()
+                d.pen_over = 0
                 d.pen_due = ticks_add(self.now, config.IMPAIR_REORDER_MS)
-                self._ctr["impair_rx_reordered"] += 1
                 return got
         got = self._emit(b, n, f, out, got, budget)
         if d.pen:
             d.pen_left -= 1
+            d.pen_over += 1
             if d.pen_left <= 0:
                 d.pen = False
+                self._ctr["impair_rx_reordered"] += 1
                 got = self._emit(d.pen_a, d.pen_b, d.pen_c, out, got, budget)
         return got
 
@@ -394,6 +398,8 @@ class Impair:
             got = self._rx_exit(d.q_a[i], d.q_b[i], d.q_c[i], out, got, budget)
         if d.pen and ticks_diff(now, d.pen_due) >= 0:
             d.pen = False
+            if d.pen_over:
+                self._ctr["impair_rx_reordered"] += 1
             got = self._emit(d.pen_a, d.pen_b, d.pen_c, out, got, budget)
         if got >= budget or self._ready_cnt:
             return got
@@ -436,6 +442,8 @@ class Impair:
             elif off + ln > len(buf):
                 raise ValueError("gather: outside the buffer")
             total += ln
+        if total < _ETH_HLEN or total > _TX_MAX:
+            raise ValueError("bad frame length")
         return total
 
     def _refs_fit(self, n, g, times):
@@ -531,16 +539,25 @@ class Impair:
             d.pen = True
             d.pen_a = s
             d.pen_left = d.gap()
+            d.pen_over = 0
             d.pen_due = ticks_add(self.now, config.IMPAIR_REORDER_MS)
-            self._ctr["impair_tx_reordered"] += 1
             return True
         if not self._to_inner(s):
             return False
         if d.pen:
             d.pen_left -= 1
-            if d.pen_left <= 0 and self._to_inner(d.pen_a):
-                d.pen = False
+            d.pen_over += 1
+            if d.pen_left <= 0:
+                self._pen_out(d)
         return True
+
+    def _pen_out(self, d):
+        """The TX pen's frame goes to the inner driver (when it has room);
+        counted as reordered when a later frame overtook it."""
+        if self._to_inner(d.pen_a):
+            d.pen = False
+            if d.pen_over:
+                self._ctr["impair_tx_reordered"] += 1
 
     def _pump(self):
         """Move due frames from the delay line (and a pen whose gap is done
@@ -548,8 +565,7 @@ class Impair:
         d = self.tx_d
         now = self.now
         if d.pen and (d.pen_left <= 0 or ticks_diff(now, d.pen_due) >= 0):
-            if self._to_inner(d.pen_a):
-                d.pen = False
+            self._pen_out(d)
         while d.head_due(now):
             if not self._tx_exit(d.q_a[d.q_head]):
                 return
