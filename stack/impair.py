@@ -46,6 +46,7 @@
 import errno
 
 from . import config
+from .counters import IMPAIR_SCHEMA
 from .pool import pool
 from .wire import TICKS_MAX, copy_field, ticks_add, ticks_diff
 
@@ -56,8 +57,6 @@ _NTOTAL = pool.NBLOCKS + pool.HNBLOCKS
 _TX_MAX = pool.BLOCK_SIZE - pool.FRAME_OFFSET   # what one block (and a copy) takes
 _FLIP = 0xA5                    # XORed into the chosen byte (never 0: always a change)
 
-_DIRS = ("rx", "tx")
-_KINDS = ("lost", "dup", "reordered", "corrupted", "delayed", "short")
 _SHARED = ("tx_ring_full",)     # contract counters the layer adds to the inner's
 
 
@@ -215,11 +214,8 @@ class Impair:
         # out on time); a test sets it around set-up traffic (ARP)
         self.bypass = False
         self._ctr = {}
-        for d in _DIRS:
-            for k in _KINDS:
-                self._ctr["impair_%s_%s" % (d, k)] = 0
-        self._ctr["impair_rx_overflow"] = 0
-        self._ctr["impair_copied_bytes"] = 0
+        for k, _ in IMPAIR_SCHEMA:
+            self._ctr[k] = 0
         for k in _SHARED:
             self._ctr[k] = 0
         # RX: a scratch table for the inner driver and a small ready ring for
@@ -251,6 +247,7 @@ class Impair:
         self._tab = [[None] * (3 * seg) for _ in range(cap)]
         self._head = 0
         self._count = 0
+        self._reap_sized = {}
         self._reap_tmp = [0] * (2 * cap)
         try:
             from array import array
@@ -661,8 +658,7 @@ class Impair:
         self._live()
         return self.cap - self._count
 
-    def _inner_reap(self):
-        tmp = self._reap_tmp
+    def _inner_reap(self, tmp):
         cap = self.cap
         m = self.drv.tx_reap(tmp)
         for k in range(m):
@@ -674,15 +670,8 @@ class Impair:
                     self._st[s] = _DONE
         return m
 
-    def tx_reap(self, out):
-        self._live()
-        d = self.tx_d
-        self._pump()
-        self._inner_reap()
-        if d.q_n or d.pen:
-            self._pump()            # room freed: what is due goes now
-            self._inner_reap()
-        m = 0
+    def _report(self, out, m):
+        """Cookies of finished frames at the ring's head into out[m:]."""
         cap = self.cap
         while self._count and m < len(out):
             s = self._head
@@ -695,6 +684,30 @@ class Impair:
             self._head = s + 1 if s + 1 < cap else 0
             self._count -= 1
         return m
+
+    def tx_reap(self, out):
+        self._live()
+        d = self.tx_d
+        m = self._report(out, 0)
+        if m >= len(out):
+            return m
+        if not d.on and not d.q_n and not d.pen:
+            # nothing impaired: the inner finishes exactly as many frames as
+            # out has room for, so no block is let go before its cookie is
+            # reported (an array per size asked, made once)
+            k = len(out) - m
+            tmp = self._reap_sized.get(k)
+            if tmp is None:
+                from array import array
+                tmp = self._reap_sized[k] = array("i", [0] * k)
+            self._inner_reap(tmp)
+            return self._report(out, m)
+        self._pump()
+        self._inner_reap(self._reap_tmp)
+        if d.q_n or d.pen:
+            self._pump()            # room freed: what is due goes now
+            self._inner_reap(self._reap_tmp)
+        return self._report(out, m)
 
     # ---- status -----------------------------------------------------------------
     def link(self):
