@@ -269,8 +269,8 @@ class Impair:
 
     def next_deadline(self):
         """The ticks time by which a held frame wants a poll, or None."""
-        if self._ready_cnt:
-            return self.now
+        if self._ready_cnt or (self.tx_d.pen and self.tx_d.pen_left <= 0):
+            return self.now         # waiting only for the next poll
         t = self.rx.deadline(None)
         return self.tx_d.deadline(t)
 
@@ -287,6 +287,10 @@ class Impair:
             out[j + 1] = n
             out[j + 2] = f
             return got + 1
+        if self._ready_cnt >= 4:         # cannot happen (at most 2 spill per call)
+            pool.free(b)
+            self._ctr["impair_rx_overflow"] += 1
+            return got
         i = self._ready_head + self._ready_cnt
         if i >= 4:
             i -= 4
@@ -378,6 +382,8 @@ class Impair:
             raise ValueError("budget < 0")
         if budget > len(out) // 3:
             raise ValueError("out shorter than 3*budget")
+        if budget == 0:
+            return 0
         got = 0
         # what did not fit last time
         while self._ready_cnt and got < budget:

@@ -464,6 +464,21 @@ def test_delay_through_the_stack_on_the_wrap():
         r.finish()
 
 
+def test_small_budget_keeps_order_and_budget():
+    # budget 1 with every frame duplicated: the copy waits for the next call
+    m = Memif(wire_queue=64)
+    imp = Impair(m, seed=1, rx_dup=100)
+    for k in range(3):
+        m.inject(_frame(k))
+    out = _rx_out(1)
+    assert imp.rx_poll(0, out) == 0 and m.pending_rx() == 3   # budget 0 takes nothing
+    got = _rx_all(imp, budget=1)
+    assert got == [_frame(0), _frame(0), _frame(1), _frame(1), _frame(2), _frame(2)]
+    assert imp.stats()["impair_rx_dup"] == 3
+    imp.close()
+    _baseline()
+
+
 # ---- bounds: hold, reserve, back-pressure ------------------------------------------
 
 def test_rx_hold_bound_tail_drops():
