@@ -179,6 +179,19 @@ def test_same_seed_same_outcome_other_seed_other():
     assert ta[0] != tc[0]
 
 
+def test_seeded_outcome_is_exact_on_every_lane():
+    # the same frames on CPython and on both MicroPython widths
+    got, st = _rx_run(7, count=100, rx_loss=10)
+    ids = set((f[14] << 8) | f[15] for f in got)
+    assert sorted(set(range(100)) - ids) == [4, 14, 22, 47, 51, 54, 60, 83, 93]
+    wire, cookies, st = _tx_run(7, count=30, tx_dup=10, tx_reorder=10)
+    assert [(f[14] << 8) | f[15] for f in wire] == [
+        0, 1, 2, 3, 4, 5, 5, 6, 7, 8, 9, 10, 11, 11, 13, 14, 15, 15, 12, 16, 18, 19, 17,
+        20, 21, 21, 22, 24, 25, 23, 26, 27, 28, 29]
+    assert st["impair_tx_dup"] == 4 and st["impair_tx_reordered"] == 3
+    assert cookies == [1000 + k for k in range(30)]
+
+
 def test_directions_are_independent():
     # TX traffic does not move the RX draws: the RX outcome with TX busy and
     # impaired is the RX outcome alone
