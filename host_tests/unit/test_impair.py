@@ -14,7 +14,7 @@ from stack.memif import Memif
 from stack.pool import pool
 from stack.wire import TICKS_MAX, ticks_add
 
-from support import NEAR_WRAP, PEER_IP, Rig
+from support import NEAR_WRAP, Rig
 
 FO = pool.FRAME_OFFSET
 IMPAIR_KEYS = ("impair_rx_lost", "impair_rx_dup", "impair_rx_reordered", "impair_rx_corrupted",
