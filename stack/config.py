@@ -82,3 +82,24 @@ def override(name, value):
 
 # --- timers -------------------------------------------------------------------
 TIMER_TICK_MS = 100             # ARP and reassembly timers run at this granularity
+
+# --- impairment layer (stack/impair.py) ----------------------------------------
+# All rates and delays zero: the layer is not inserted at all. Rates are
+# percentages (floats allowed: 0.5 = one frame in 200; grain 0.01 %), drawn
+# from a seeded xorshift32 per direction, so one seed replays one run.
+IMPAIR_SEED = 1                 # any int; the same seed and knobs give the same impairments
+IMPAIR_RX_LOSS_PCT = 0.0        # frames from the wire dropped before the stack sees them
+IMPAIR_TX_LOSS_PCT = 0.0        # frames the stack sent that never reach the wire (still completed)
+IMPAIR_RX_DUP_PCT = 0.0         # frames delivered twice (the copy takes a second block)
+IMPAIR_TX_DUP_PCT = 0.0         # frames put on the wire twice (same references)
+IMPAIR_RX_REORDER_PCT = 0.0     # frames held back until 1..IMPAIR_REORDER_GAP later ones passed
+IMPAIR_TX_REORDER_PCT = 0.0
+IMPAIR_RX_CORRUPT_PCT = 0.0     # one byte past the Ethernet header flipped: checksums catch it
+IMPAIR_TX_CORRUPT_PCT = 0.0     # (TX: in a counted copy, never in a block others reference)
+IMPAIR_RX_DELAY_MS = 0          # every frame waits this long (FIFO: jitter never reorders)
+IMPAIR_TX_DELAY_MS = 0
+IMPAIR_RX_JITTER_MS = 0         # plus a uniform 0..jitter ms
+IMPAIR_TX_JITTER_MS = 0
+IMPAIR_REORDER_GAP = 3          # a reordered frame lets 1..this many frames overtake it
+IMPAIR_REORDER_MS = 50          # ... or goes on after this long, whichever comes first
+IMPAIR_HOLD_FRAMES = 32         # RX frames the delay line holds (blocks, as H_RX); beyond: tail drop

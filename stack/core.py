@@ -45,6 +45,12 @@ class Stack:
         self.udp = Udp(self)
         self.tcp = Tcp(self)
         self.drv_stats = None   # the driver's last counters, once it is closed
+        # A driver wrapper that works on the stack's clock (stack/impair.py)
+        # gets the time in every poll, and its deadline joins ours.
+        self.drv_clock = getattr(drv, "set_now", None)
+        self.drv_deadline = getattr(drv, "next_deadline", None)
+        if self.drv_clock is not None:
+            self.drv_clock(self.now)
         self.next_tick = ticks_add(self.now, config.TIMER_TICK_MS)
 
     def _set_addr(self, ip, prefix, gw):
@@ -82,6 +88,8 @@ class Stack:
         poll() wants to run again; `now_ms` itself when frames were left."""
         now_ms &= TICKS_MAX
         self.now = now_ms
+        if self.drv_clock is not None:
+            self.drv_clock(now_ms)
         budget = config.RX_BUDGET_FRAMES
         n = self.netif.poll_rx(budget)
         if ticks_diff(now_ms, self.next_tick) >= 0:
@@ -91,6 +99,10 @@ class Stack:
         if n >= budget:
             self.ctr["rx_budget_exhausted"] += 1
             return now_ms
+        if self.drv_deadline is not None:
+            t = self.drv_deadline()
+            if t is not None and ticks_diff(t, self.next_tick) < 0:
+                return t
         return self.next_tick
 
     def timers(self, now_ms):

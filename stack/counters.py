@@ -150,6 +150,29 @@ DRIVER_SCHEMA = (
 )
 
 
+# Counters the impairment layer (stack/impair.py) adds to its inner driver's
+# (they show under "driver" when the layer is inserted).
+IMPAIR_SCHEMA = (
+    ("impair_rx_lost", "drop: frames from the driver the layer discarded (seeded loss)"),
+    ("impair_rx_dup", "frames it delivered twice (the copy in a second block)"),
+    ("impair_rx_reordered", "frames it held back that later frames overtook"),
+    ("impair_rx_corrupted", "frames with one byte flipped past the Ethernet header"),
+    ("impair_rx_delayed", "frames it kept in its delay line"),
+    ("impair_rx_short", "impairments not done: holding or duplicating would have eaten the RX "
+                        "reserve (the frame went up at once)"),
+    ("impair_rx_overflow", "drop: frames that met a full delay line (IMPAIR_HOLD_FRAMES)"),
+    ("impair_tx_lost", "drop: frames completed without reaching the driver (seeded loss)"),
+    ("impair_tx_dup", "frames handed to the driver twice (same references)"),
+    ("impair_tx_reordered", "frames it held back that later frames overtook"),
+    ("impair_tx_corrupted", "frames sent as a copy with one byte flipped past the Ethernet header"),
+    ("impair_tx_delayed", "frames it kept in its delay line"),
+    ("impair_tx_short", "impairments not done: no block for the corrupted copy, or block "
+                        "references that would pass 255 (the frame went out intact)"),
+    ("impair_copied_bytes", "bytes the layer copied (RX duplicates, TX corrupted copies): the "
+                            "wire's doing, not in `copied`"),
+)
+
+
 def new():
     """A fresh counter dict with every name at zero."""
     d = {}

@@ -39,7 +39,8 @@ def render_schema(counters):
         "properties": {
             "counters": _counter_object(counters.SCHEMA, "stack counters: every drop has its own", False),
             "driver": _counter_object(counters.DRIVER_SCHEMA,
-                                      "MAC driver counters (a driver may add its own)", True),
+                                      "MAC driver counters (a driver may add its own; the impairment "
+                                      "layer adds impair_*: docs/counters.md)", True),
             "pool": {
                 "type": "object",
                 "description": "block pool levels",
@@ -75,7 +76,7 @@ def render_schema(counters):
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def render(schema):
+def render(schema, impair=()):
     lines = [
         "# Stack counters",
         "",
@@ -87,13 +88,27 @@ def render(schema):
     ]
     for name, meaning in schema:
         lines.append("| `%s` | %s |" % (name, meaning.replace("|", "\\|")))
+    if impair:
+        lines += [
+            "",
+            "## Impairment layer",
+            "",
+            "`stack/impair.py` adds these to its inner driver's counters (under `driver`",
+            "in the snapshot) when it is inserted (any `IMPAIR_*` knob set).",
+            "",
+            "| name | meaning |",
+            "|---|---|",
+        ]
+        for name, meaning in impair:
+            lines.append("| `%s` | %s |" % (name, meaning.replace("|", "\\|")))
     return "\n".join(lines) + "\n"
 
 
 def main(argv):
     sys.path.insert(0, TOP)
     from stack import counters
-    outputs = ((OUT, render(counters.SCHEMA)), (SCHEMA_OUT, render_schema(counters)))
+    outputs = ((OUT, render(counters.SCHEMA, counters.IMPAIR_SCHEMA)),
+               (SCHEMA_OUT, render_schema(counters)))
     if "--check" in argv:
         stale = 0
         for path, text in outputs:

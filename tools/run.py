@@ -25,6 +25,7 @@ import zcsys
 
 from stack import config, services
 from stack.core import Stack
+from stack.impair import from_config as impair_from_config
 from stack.wire import TICKS_MAX, ip_parse, ip_str, mac_parse, ticks_diff
 
 SIGINT = 2
@@ -152,10 +153,16 @@ def main():
     rundir = top + "/.run"
     drv = make_driver(opts["netif"], name, attach, pid_file(rundir, name))
     name = getattr(drv, "name", name)
+    # any IMPAIR_* knob set (--set): the impairment layer between driver and
+    # stack (stack/impair.py); all zero: not inserted at all
+    now0 = time.ticks_ms() & TICKS_MAX
+    raw = drv
+    drv = impair_from_config(raw, now_ms=now0)
+    impaired = drv is not raw
     if not attach:
         sh("ip addr add %s/%d dev %s" % (ip_str(host_ip), prefix, name))
         sh("ip link set %s up" % name)
-    st = Stack(drv, mac, ip, prefix, gw, now_ms=time.ticks_ms() & TICKS_MAX)
+    st = Stack(drv, mac, ip, prefix, gw, now_ms=now0)
     try:
         os.mkdir(rundir)
     except OSError:
@@ -170,11 +177,12 @@ def main():
     services.discard(st.tcp, 9)
     services.source(st.tcp, 19)
     poller = select.poll()
-    poller.register(drv, select.POLLIN)
+    # a C driver answers MP_STREAM_GET_FILENO; the Python layer gives its fd
+    poller.register(drv.fileno() if impaired else drv, select.POLLIN)
     poller.register(sigs.fd, select.POLLIN)
     st.up()
     print("READY " + json.dumps({"tap": name, "netif": opts["netif"], "ip": ip_str(st.ip_addr),
-                                 "mac": opts["mac"], "pid": pid,
+                                 "mac": opts["mac"], "pid": pid, "impair": impaired,
                                  "pidfile": pidfile}))
     running = True
     while running:

@@ -250,9 +250,52 @@ class MemifNetif:
         return drv.fileno()
 
 
+# ---- <netif>+impair: the impairment layer (stack/impair.py) over a driver ---------
+
+class ImpairNetif:
+    """The inner NETIF's driver wrapped in stack.impair.Impair with every
+    knob at zero: the layer must keep the whole contract. The wire is the
+    inner driver's own."""
+    inner_cls = None
+
+    def __init__(self):
+        self.inner = self.inner_cls()
+        self.name = self.inner.name + "+impair"
+        # A Python object: select.poll takes its fileno(); the GC finaliser
+        # is the inner C object's business, not the wrapper's.
+        self.CAPS = tuple(c for c in self.inner.CAPS if c not in ("poll_object", "finaliser"))
+
+    def make_driver(self, rx_ring, tx_ring, wire):
+        try:
+            from stack.impair import Impair
+        except ImportError as e:
+            raise NetifMissing("stack.impair does not import: %r" % e)
+        drv, w = self.inner.make_driver(rx_ring, tx_ring, wire)
+        try:
+            return Impair(drv, seed=1), w
+        except BaseException:
+            if w is not None:
+                w.close()
+            drv.close()
+            raise
+
+    def poll_target(self, drv):
+        return drv.fileno()
+
+
+class MemifImpairNetif(ImpairNetif):
+    inner_cls = MemifNetif
+
+
+class TapImpairNetif(ImpairNetif):
+    inner_cls = TapNetif
+
+
 NETIFS = {
     "tap": TapNetif,
     "memif": MemifNetif,
+    "memif+impair": MemifImpairNetif,
+    "tap+impair": TapImpairNetif,
 }
 
 

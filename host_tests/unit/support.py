@@ -79,10 +79,13 @@ SUBNET_BCAST = "198.51.100.255"
 
 
 class Rig:
-    def __init__(self, ip=US_IP, prefix=24, gw=None, now=0, mac=US_MAC, **settings):
+    def __init__(self, ip=US_IP, prefix=24, gw=None, now=0, mac=US_MAC, impair=None, tx_ring=32,
+                 **settings):
         """now: the ticks value the stack's clock starts at (e.g. NEAR_WRAP, so
         the test's timers run across the 2^30 wrap). The test's own time
-        (self.t, poll(t), run_until(t)) always starts at 0."""
+        (self.t, poll(t), run_until(t)) always starts at 0. impair: a dict of
+        stack.impair.Impair keywords (seed=, rx_loss=, ...): the layer sits
+        between the memif (self.drv) and the stack (self.imp)."""
         from stack import config
         from stack.core import Stack
         from stack.memif import Memif
@@ -96,8 +99,13 @@ class Rig:
         self.free_at_start = pool.nfree()
         ps = pool.stats()       # Stack() sets quotas and the RX reserve: put them back after
         self.pool_limits = (list(ps["quota"]), ps["reserve"], list(ps["hdr_quota"]))
-        self.drv = Memif(wire_queue=256)
-        self.st = Stack(self.drv, mac, ip, prefix, gw, now_ms=now)
+        self.drv = Memif(wire_queue=256, tx_ring=tx_ring)
+        self.imp = None
+        sdrv = self.drv
+        if impair is not None:
+            from stack.impair import Impair
+            self.imp = sdrv = Impair(self.drv, now_ms=now, **impair)
+        self.st = Stack(sdrv, mac, ip, prefix, gw, now_ms=now)
         self.ctr = self.st.ctr
         self.t0 = now
         self.t = 0
@@ -204,9 +212,13 @@ class Rig:
         """Put ip -> mac in the stack's ARP cache the way a host does (it asks
         us), swallow the reply and re-mark the counters."""
         import frames
+        if self.imp is not None:
+            self.imp.bypass = True      # set-up traffic is not impaired
         self.inject(frames.eth(BCAST, mac, frames.ETH_ARP,
                                frames.arp(1, mac, ip, frames.ZERO_MAC, US_IP)))
         self.poll()
+        if self.imp is not None:
+            self.imp.bypass = False
         self.sent()
         assert self.st.arp.lookup(ip) == mac
         self.mark()

@@ -38,10 +38,15 @@ def test_new_is_all_zeros():
     assert d[counters.NAMES[0]] == 0
 
 
-def _doc_names():
+def _doc_names(section="# Stack counters"):
+    """The names in the table under the heading `section` of docs/counters.md."""
     names = []
+    inside = False
     for line in read_text("docs/counters.md").split("\n"):
-        if not line.startswith("| `"):
+        if line.startswith("#"):
+            inside = line == section
+            continue
+        if not inside or not line.startswith("| `"):
             continue
         cell = line.split("|")[1].strip()
         names.append(cell.strip("`"))
@@ -50,5 +55,7 @@ def _doc_names():
 
 def test_doc_lists_exactly_the_schema():
     assert _doc_names() == list(counters.NAMES), \
+        "docs/counters.md is stale: run python3 tools/gen_counters_doc.py"
+    assert _doc_names("## Impairment layer") == [n for n, _ in counters.IMPAIR_SCHEMA], \
         "docs/counters.md is stale: run python3 tools/gen_counters_doc.py"
 
