@@ -854,6 +854,8 @@ class Tcp:
             pbuf.free(p)
             return
         wnd = be16(b, o + 14)
+        if pcb.persist_at != _NO_TIMER:
+            pcb.retries = 0                 # it answers our probes: alive (RFC 1122 4.2.2.17)
         if a > 0:
             self._acked(pcb, a)
         elif a == 0 and dlen == 0 and not fl & FIN and pcb.nxt > 0 and wnd == pcb.snd_wnd:
@@ -868,6 +870,7 @@ class Tcp:
             copy_field(pcb.wl2, 0, b, o + 8, 4)
             if wnd:
                 pcb.persist_at = _NO_TIMER
+                pcb.persist_backoff = 0
         state = pcb.state
         if pcb.fin_acked:
             if state == FIN_WAIT_1:
@@ -1206,17 +1209,26 @@ class Tcp:
             pcb.nxt = 1
         ctr["tcp_retransmit"] += 1
         self.output(pcb)
-        if pcb.rto_at == _NO_TIMER and pcb.high > 0:
+        if pcb.rto_at == _NO_TIMER and pcb.high > 0 and pcb.persist_at == _NO_TIMER:
             pcb.rto_at = ticks_add(now, pcb.rto)
 
     def _probe(self, pcb, now):
-        """Zero window (RFC 9293 3.8.6.1): one byte beyond the window, backing off."""
+        """Zero window (RFC 9293 3.8.6.1): one byte beyond the window, backing
+        off. The probe is not in flight (no RTO, SND.NXT stays): the persist
+        timer alone repeats it, and the connection lives as long as the peer
+        answers (RFC 1122 4.2.2.17); unanswered, it gives up like the RTO."""
+        pcb.retries += 1
+        if pcb.retries > config.TCP_MAX_RETRIES:
+            self.ctr["tcp_timeout"] += 1
+            self._send_rst_for(pcb)
+            self._gone(pcb, ETIMEDOUT)
+            return
         self.ctr["tcp_window_probe"] += 1
         base = pcb.syn_unacked
-        done = pcb.nxt - base
-        if pcb.sq_len - done > 0 and pcb.snd_wnd == 0:
-            self._segment(pcb, pcb.nxt, ACK, done, 1)
-            self._sent(pcb, 1)
+        if pcb.sq_len > 0 and pcb.snd_wnd == 0 and pcb.nxt == base:
+            self._segment(pcb, base, ACK, 0, 1)
+            if pcb.high < base + 1:
+                pcb.high = base + 1         # the peer may take it: its ACK is no ACK of unsent data
         if pcb.persist_backoff < 6:
             pcb.persist_backoff += 1
         pcb.persist_at = ticks_add(now, pcb.rto << pcb.persist_backoff)
