@@ -174,3 +174,169 @@ def test_out_of_order_held_and_filled_once():
 0.130 app received 4380
 0.130 app tcp_counters tcp_ooseq=2 tcp_ooseq_overlap=1 tcp_out_of_window=1
 """)
+
+
+# ---- data out ----------------------------------------------------------------------
+
+def test_nagle_on_holds_a_small_segment_off_sends_it():
+    run(OPEN + """
+0.100 app write 100
+0.100 > P. 1:101(100) ack 1
+0.100 app write 100
+0.149 app quiet                          // Nagle: one small segment in flight at most
+0.150 < . 1:1(0) ack 101 win 65535
+0.150 > P. 101:201(100) ack 1
+0.200 < . 1:1(0) ack 201 win 65535
+0.300 app nagle off
+0.300 app write 100
+0.300 > P. 201:301(100) ack 1
+0.300 app write 100
+0.300 > P. 301:401(100) ack 1
+0.400 < . 1:1(0) ack 401 win 65535
+0.400 app tcp_counters
+""")
+
+
+def test_rto_backoff_exact_and_karn():
+    run(OPEN + """
+0.100 app write 100
+0.100 > P. 1:101(100) ack 1
+0.400 > P. 1:101(100) ack 1              // TCP_RTO_INITIAL_MS
+1.000 > P. 1:101(100) ack 1              // doubled
+2.200 > P. 1:101(100) ack 1              // doubled again
+2.300 < . 1:1(0) ack 101 win 65535       // Karn: an ACK of a retransmission is no sample
+2.400 app write 100
+2.400 > P. 101:201(100) ack 1
+4.400 > P. 101:201(100) ack 1            // the backed-off RTO (capped at TCP_RTO_MAX_MS) stays
+4.450 < . 1:1(0) ack 201 win 65535
+4.500 app write 100
+4.500 > P. 201:301(100) ack 1
+4.550 < . 1:1(0) ack 301 win 65535       // a clean sample: 50 ms -> RTO 50 + 4 * 25 = 150
+4.600 app write 100
+4.600 > P. 301:401(100) ack 1
+4.750 > P. 301:401(100) ack 1
+4.760 < . 1:1(0) ack 401 win 65535
+4.760 app tcp_counters tcp_rto=5 tcp_retransmit=5
+""", TCP_RTO_INITIAL_MS=300, TCP_RTO_MIN_MS=100, TCP_RTO_MAX_MS=2000)
+
+
+def test_retries_exhausted_rst_and_etimedout():
+    run(OPEN + """
+0.100 app write 100
+0.100 > P. 1:101(100) ack 1
+0.200 > P. 1:101(100) ack 1
+0.400 > P. 1:101(100) ack 1
+0.800 > P. 1:101(100) ack 1
+1.599 app state ESTABLISHED
+1.600 > R. 101:101(0) ack 1
+1.600 app err ETIMEDOUT
+1.600 app pcbs 0
+1.600 app tcp_counters tcp_rto=3 tcp_retransmit=3 tcp_timeout=1 tcp_rst_tx=1
+1.600 app baseline
+""", TCP_RTO_INITIAL_MS=100, TCP_RTO_MIN_MS=100, TCP_MAX_RETRIES=3)
+
+
+def test_fast_retransmit_and_newreno_partial_ack():
+    run("""
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1000>
+0.000 > S. 0:0(0) ack 1 <mss 1460>
+0.010 < . 1:1(0) ack 1 win 65535
+0.100 app write 8000
+0.100 > . 1:1001(1000) ack 1             // initial window: 4 segments of 1000
+0.100 > . 1001:2001(1000) ack 1
+0.100 > . 2001:3001(1000) ack 1
+0.100 > . 3001:4001(1000) ack 1
+0.200 < . 1:1(0) ack 1001 win 65535      // slow start: two more
+0.200 > . 4001:5001(1000) ack 1
+0.200 > . 5001:6001(1000) ack 1
+0.210 < . 1:1(0) ack 1001 win 65535
+0.211 < . 1:1(0) ack 1001 win 65535
+0.212 < . 1:1(0) ack 1001 win 65535      // the third duplicate: fast retransmit
+0.212 > . 1001:2001(1000) ack 1
+0.213 < . 1:1(0) ack 1001 win 65535      // a fourth inflates the window: new data
+0.213 > . 6001:7001(1000) ack 1
+0.300 < . 1:1(0) ack 3001 win 65535      // partial ACK: the next hole goes at once
+0.300 > . 3001:4001(1000) ack 1
+0.300 > P. 7001:8001(1000) ack 1
+0.400 < . 1:1(0) ack 8001 win 65535      // full ACK: recovery over
+0.400 app tcp_counters tcp_accepted=1 tcp_dup_ack=4 tcp_fast_retransmit=1 tcp_retransmit=2
+""")
+
+
+def test_zero_window_persist_probes_back_off():
+    run(OPEN + """
+0.100 < . 1:1(0) ack 1 win 0
+0.200 app write 100
+0.200 app quiet
+0.400 > . 1:2(1) ack 1                   // first probe after an RTO
+0.400 < . 1:1(0) ack 1 win 0
+0.800 > . 1:2(1) ack 1
+0.800 < . 1:1(0) ack 1 win 0
+1.600 > . 1:2(1) ack 1
+1.600 < . 1:1(0) ack 1 win 0
+3.200 > . 1:2(1) ack 1
+3.200 < . 1:1(0) ack 1 win 0
+6.400 > . 1:2(1) ack 1
+6.400 < . 1:1(0) ack 1 win 0
+12.800 > . 1:2(1) ack 1
+12.800 < . 1:1(0) ack 1 win 0
+12.900 app state ESTABLISHED
+13.000 < . 1:1(0) ack 1 win 65535        // the window opens: everything goes
+13.000 > P. 1:101(100) ack 1
+13.010 < . 1:1(0) ack 101 win 65535
+13.010 app tcp_counters tcp_window_probe=6
+""", TCP_RTO_INITIAL_MS=200, TCP_RTO_MIN_MS=100, TCP_MAX_RETRIES=3)
+
+
+def test_zero_window_probe_unanswered_gives_up():
+    run(OPEN + """
+0.100 < . 1:1(0) ack 1 win 0
+0.200 app write 100
+0.400 > . 1:2(1) ack 1
+0.800 > . 1:2(1) ack 1
+1.600 > . 1:2(1) ack 1
+3.200 > R. 1:1(0) ack 1
+3.200 app err ETIMEDOUT
+3.200 app pcbs 0
+3.200 app tcp_counters tcp_window_probe=3 tcp_timeout=1 tcp_rst_tx=1
+""", TCP_RTO_INITIAL_MS=200, TCP_RTO_MIN_MS=100, TCP_MAX_RETRIES=3)
+
+
+def test_zero_window_probe_byte_taken_then_window_opens():
+    # the peer keeps the probe's byte; the backoff starts over on the next zero window
+    run(OPEN + """
+0.100 < . 1:1(0) ack 1 win 0
+0.200 app write 100
+0.400 > . 1:2(1) ack 1
+0.400 < . 1:1(0) ack 2 win 0
+0.800 > . 2:3(1) ack 1
+0.900 < . 1:1(0) ack 2 win 1000
+0.900 > P. 2:101(99) ack 1
+0.910 < . 1:1(0) ack 101 win 0
+1.000 app write 100
+1.200 > . 101:102(1) ack 1
+1.200 < . 1:1(0) ack 101 win 0
+1.600 > . 101:102(1) ack 1
+1.700 < . 1:1(0) ack 101 win 65535
+1.700 > P. 101:201(100) ack 1
+1.710 < . 1:1(0) ack 201 win 65535
+1.710 app tcp_counters tcp_window_probe=4
+""", TCP_RTO_INITIAL_MS=200, TCP_RTO_MIN_MS=100, TCP_MAX_RETRIES=3)
+
+
+def test_window_closes_with_data_in_flight_rto_then_persist():
+    run(OPEN + """
+0.100 app write 100
+0.100 > P. 1:101(100) ack 1
+0.150 < . 1:1(0) ack 1 win 0             // lost, and the window shut meanwhile
+0.300 app quiet                          // the RTO: nothing may go into a zero window,
+0.700 > . 1:2(1) ack 1                   // the persist timer takes over (backed-off RTO)
+0.700 < . 1:1(0) ack 1 win 0
+1.500 > . 1:2(1) ack 1
+1.500 < . 1:1(0) ack 1 win 0
+1.600 < . 1:1(0) ack 1 win 65535
+1.600 > P. 1:101(100) ack 1
+1.610 < . 1:1(0) ack 101 win 65535
+1.610 app tcp_counters tcp_rto=1 tcp_retransmit=1 tcp_window_probe=2
+""", TCP_RTO_INITIAL_MS=200, TCP_RTO_MIN_MS=100, TCP_MAX_RETRIES=3)
