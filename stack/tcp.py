@@ -834,12 +834,19 @@ class Tcp:
                 lst.pending -= 1
             pcb.listener = None
             self._win_from(pcb, b, o)
-            ctr["tcp_accepted"] += 1
-            cb = lst.accept_cb if lst is not None else None
-            if cb is None or cb(pcb) is False:
-                pbuf.free(p)
-                self.abort(pcb)
-                return
+            if lst is None:
+                # simultaneous open (RFC 9293 figure 8): our connect() completes
+                ctr["tcp_connected"] += 1
+                cb = pcb.connected_cb
+                if cb is not None:
+                    cb(pcb)
+            else:
+                ctr["tcp_accepted"] += 1
+                cb = lst.accept_cb
+                if cb is None or cb(pcb) is False:
+                    pbuf.free(p)
+                    self.abort(pcb)
+                    return
             state = pcb.state
             if state == CLOSED:
                 pbuf.free(p)
