@@ -791,6 +791,15 @@ class Tcp:
                 self._free(pcb)
                 self._syn_in(lst, p, hl, o, doff)
                 return
+        if state == SYN_RCVD and fl & (SYN | RST) == SYN and rel == -1:
+            if not fl & ACK:
+                pcb.nxt = 0
+                self._send_syn(pcb)         # the peer's SYN again: our SYN-ACK was lost
+                pbuf.free(p)
+                return
+            if dlen == 0 and seq_diff(b, o + 8, pcb.una, 0) == 1:
+                fl &= ~SYN                  # simultaneous open: the peer's SYN-ACK acks ours
+                rel = 0
         seglen = dlen + (1 if fl & SYN else 0) + (1 if fl & FIN else 0)
         if not self._acceptable(pcb, rel, seglen):
             ctr["tcp_out_of_window"] += 1
