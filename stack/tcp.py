@@ -805,6 +805,9 @@ class Tcp:
             ctr["tcp_out_of_window"] += 1
             if not fl & RST:
                 self.send_ack(pcb)
+                if state == TIME_WAIT and fl & FIN and rel + seglen == 0:
+                    # the peer's FIN again (our ACK was lost): 2 MSL from now (RFC 9293 3.10.7.4)
+                    pcb.tw_at = ticks_add(self.st.now, 2 * config.TCP_MSL_MS)
             pbuf.free(p)
             return
         if fl & RST:
