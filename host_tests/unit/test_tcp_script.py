@@ -340,3 +340,124 @@ def test_window_closes_with_data_in_flight_rto_then_persist():
 1.610 < . 1:1(0) ack 101 win 65535
 1.610 app tcp_counters tcp_rto=1 tcp_retransmit=1 tcp_window_probe=2
 """, TCP_RTO_INITIAL_MS=200, TCP_RTO_MIN_MS=100, TCP_MAX_RETRIES=3)
+
+
+# ---- closing -----------------------------------------------------------------------
+
+def test_active_close_fin_wait_and_time_wait_exactly_2msl():
+    run(OPEN + """
+0.100 app close
+0.100 > F. 1:1(0) ack 1
+0.100 app state FIN_WAIT_1
+0.110 < . 1:1(0) ack 2 win 65535
+0.110 app state FIN_WAIT_2
+0.200 < P. 1:101(100) ack 2 win 65535    // half-close: data still comes in
+0.200 app received 100
+0.240 > . 2:2(0) ack 101
+0.300 < F. 101:101(0) ack 2 win 65535
+0.300 > . 2:2(0) ack 102
+0.300 app state TIME_WAIT
+0.300 app eof
+0.800 < F. 101:101(0) ack 2 win 65535    // the FIN again (our ACK lost): ACK, 2 MSL restart
+0.800 > . 2:2(0) ack 102
+2.799 app pcbs 1
+2.800 app pcbs 0
+2.800 app tcp_counters tcp_out_of_window=1 tcp_timewait_expired=1
+2.800 app baseline
+""", TCP_MSL_MS=1000, TCP_DELACK_MS=40)
+
+
+def test_passive_close_close_wait_last_ack():
+    run(OPEN + """
+0.100 < F. 1:1(0) ack 1 win 65535
+0.100 > . 1:1(0) ack 2
+0.100 app state CLOSE_WAIT
+0.100 app eof
+0.200 app write 100                      // CLOSE_WAIT still sends
+0.200 > P. 1:101(100) ack 2
+0.210 < . 2:2(0) ack 101 win 65535
+0.300 app close
+0.300 > F. 101:101(0) ack 2
+0.300 app state LAST_ACK
+1.300 > F. 101:101(0) ack 2              // no ACK: the FIN goes again after an RTO
+1.310 < . 2:2(0) ack 102 win 65535
+1.310 app pcbs 0
+1.310 app tcp_counters tcp_closed=1 tcp_rto=1 tcp_retransmit=1
+1.310 app baseline
+""")
+
+
+def test_close_sends_queued_data_then_fin():
+    run(OPEN + """
+0.100 app write 100
+0.100 > P. 1:101(100) ack 1
+0.100 app close
+0.100 > F. 101:101(0) ack 1             // the FIN goes right after the data
+0.110 < . 1:1(0) ack 102 win 65535
+0.120 app state FIN_WAIT_2
+0.130 < F. 1:1(0) ack 102 win 65535
+0.130 > . 102:102(0) ack 2
+0.130 app state TIME_WAIT
+""")
+
+
+def test_simultaneous_close_through_closing():
+    run(OPEN + """
+0.100 app close
+0.100 > F. 1:1(0) ack 1
+0.110 < F. 1:1(0) ack 1 win 65535        // the FINs cross
+0.110 > . 2:2(0) ack 2
+0.110 app state CLOSING
+0.120 < . 2:2(0) ack 2 win 65535
+0.120 app state TIME_WAIT
+0.120 app eof
+60.119 app pcbs 1
+60.120 app pcbs 0
+""")
+
+
+def test_simultaneous_open():
+    # RFC 9293 figure 8: the SYNs cross, each side answers with a SYN-ACK
+    run("""
+0.000 app connect
+0.000 > S 0:0(0) <mss 1460>
+0.010 < S 0:0(0) win 65535 <mss 1000>
+0.010 > S. 0:0(0) ack 1 <mss 1460>
+0.010 app state SYN_RCVD
+0.020 < S. 0:0(0) ack 1 win 65535 <mss 1000>
+0.020 app state ESTABLISHED
+0.020 app tcp_counters tcp_active_open=1 tcp_connected=1
+0.030 app write 100
+0.030 > P. 1:101(100) ack 1
+0.040 < . 1:1(0) ack 101 win 65535
+""")
+
+
+def test_simultaneous_open_completed_by_an_ack():
+    # the peer's SYN-ACK is lost; it ACKs our SYN-ACK instead
+    run("""
+0.000 app connect
+0.000 > S 0:0(0) <mss 1460>
+0.010 < S 0:0(0) win 65535 <mss 1000>
+0.010 > S. 0:0(0) ack 1 <mss 1460>
+0.020 < . 1:1(0) ack 1 win 65535
+0.020 app state ESTABLISHED
+0.020 app tcp_counters tcp_active_open=1 tcp_connected=1
+0.030 app write 100
+0.030 > P. 1:101(100) ack 1
+0.040 < . 1:1(0) ack 101 win 65535
+""")
+
+
+def test_syn_again_in_syn_rcvd_gets_the_syn_ack_again():
+    run("""
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460>
+0.000 > S. 0:0(0) ack 1 <mss 1460>
+0.500 < S 0:0(0) win 65535 <mss 1460>    // our SYN-ACK was lost: the peer's SYN again
+0.500 > S. 0:0(0) ack 1 <mss 1460>
+0.510 < . 1:1(0) ack 1 win 65535
+0.510 app state ESTABLISHED
+0.510 app pcbs 1
+0.510 app tcp_counters tcp_accepted=1
+""")
