@@ -167,7 +167,7 @@ def parse_segment(text):
     if i >= 0:
         j = text.rfind(">")
         opts = _parse_opts(text[i + 1:j])
-        text = text[:i]
+        text = text[:i] + " " + text[j + 1:]
     w = text.split()
     d = {"flags": frames.tcp_flags(w[0]), "opts": opts}
     se = w[1]

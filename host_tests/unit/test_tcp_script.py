@@ -461,3 +461,358 @@ def test_syn_again_in_syn_rcvd_gets_the_syn_ack_again():
 0.510 app pcbs 1
 0.510 app tcp_counters tcp_accepted=1
 """)
+
+
+# ---- resets and RFC 5961 -----------------------------------------------------------
+
+def test_rst_exact_sequence_resets():
+    run(OPEN + """
+0.100 < R. 1:1(0) ack 1 win 0
+0.100 app err ECONNRESET
+0.100 app pcbs 0
+0.100 app tcp_counters tcp_rst_rx=1
+0.100 app baseline
+""")
+
+
+def test_rst_in_window_gets_a_challenge_ack():
+    run(OPEN + """
+0.100 < R. 101:101(0) ack 1 win 0
+0.100 > . 1:1(0) ack 1
+0.100 app state ESTABLISHED
+0.100 app err none
+0.100 app tcp_counters tcp_rst_rx=1 tcp_challenge_ack=1
+0.200 < P. 1:101(100) ack 1 win 65535    // still good for data
+0.240 > . 1:1(0) ack 101
+""")
+
+
+def test_rst_out_of_window_ignored():
+    run(OPEN + """
+0.100 < R. 100001:100001(0) ack 1 win 0
+0.100 < R 4294967000:4294967000(0) win 0
+0.150 app state ESTABLISHED
+0.150 app tcp_counters tcp_out_of_window=2
+0.200 < P. 1:101(100) ack 1 win 65535
+0.240 > . 1:1(0) ack 101
+""")
+
+
+def test_syn_on_established_gets_a_challenge_ack():
+    run(OPEN + """
+0.100 < S 1000:1000(0) win 65535 <mss 1460>
+0.100 > . 1:1(0) ack 1
+0.100 app state ESTABLISHED
+0.100 app tcp_counters tcp_challenge_ack=1
+0.200 < S 0:0(0) win 65535 <mss 1460>    // the old SYN again: outside the window, an ACK
+0.200 > . 1:1(0) ack 1
+0.200 app state ESTABLISHED
+0.200 app tcp_counters tcp_out_of_window=1
+""")
+
+
+def test_ack_of_unsent_data_answered_and_dropped():
+    run(OPEN + """
+0.100 < P. 1:101(100) ack 500 win 65535
+0.100 > . 1:1(0) ack 1
+0.110 app received 0
+0.110 app state ESTABLISHED
+0.110 app tcp_counters tcp_ack_unsent=1
+0.200 < P. 1:101(100) ack 1 win 65535
+0.240 > . 1:1(0) ack 101
+0.240 app received 100
+""")
+
+
+def test_segments_to_a_closed_port_get_resets_of_both_forms():
+    run("""
+flow 41000
+0.000 < . 1:1(0) ack 1000 win 65535      // ACK set: <SEQ=SEG.ACK><CTL=RST>
+0.000 > R 1000:1000(0) win 0
+flow 41001
+0.010 < S 0:0(0) win 65535 <mss 1460>    // no ACK: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+0.010 > R. 0:0(0) ack 1 win 0
+flow 41002
+0.020 < P 1:101(100) win 65535
+0.020 > R. 0:0(0) ack 101 win 0
+flow 41003
+0.030 < F 1:1(0) win 65535
+0.030 > R. 0:0(0) ack 2 win 0
+flow 41004
+0.040 < R. 1:1(0) ack 1 win 0            // never a reset for a reset
+0.050 app tcp_counters tcp_no_pcb=5 tcp_rst_tx=4
+""")
+
+
+def test_syn_into_time_wait_reopens():
+    # RFC 1122 4.2.2.13: a SYN above the old connection's sequence space
+    # reopens it from TIME_WAIT, with a new ISN above the old one
+    old = {}
+
+    def note_isn(sc):
+        old["isn"] = sc.flow.our_isn
+        sc.flow.our_isn = None
+
+    def new_isn_above(sc):
+        d = (sc.flow.our_isn - old["isn"] - 2) & 0xFFFFFFFF
+        assert 0 < d < 0x80000000, d
+
+    run((OPEN + """
+0.100 app close
+0.100 > F. 1:1(0) ack 1
+0.110 < F. 1:1(0) ack 2 win 65535
+0.110 > . 2:2(0) ack 2
+0.110 app state TIME_WAIT
+0.200 < S 0:0(0) win 65535 <mss 1460>     // an old SYN: only an ACK
+0.200 > . 2:2(0) ack 2
+""", note_isn, """
+0.300 < S 5000:5000(0) win 65535 <mss 1460>
+0.300 > S. 0:0(0) ack 5001 <mss 1460>
+0.300 app tcp_counters tcp_timewait_reopened=1 tcp_out_of_window=1
+""", new_isn_above, """
+0.310 < . 5001:5001(0) ack 1 win 65535
+0.310 app state ESTABLISHED
+0.310 app pcbs 1
+0.310 app tcp_counters tcp_accepted=1
+"""))
+
+
+# ---- bounds: SYN flood, connection table ----------------------------------------------
+
+def _syn_rcvd(sc):
+    from stack.tcp import SYN_RCVD
+    return len([p for p in sc.tcp.active if p.state == SYN_RCVD])
+
+
+def test_syn_flood_stays_within_the_backlog_and_data_keeps_moving():
+    with tcp_rig(TCP_RTO_INITIAL_MS=200, TCP_RTO_MIN_MS=100, TCP_SYN_RETRIES=1) as r:
+        sc = Script(r)
+        sc.run(OPEN.replace("app listen", "app listen backlog 3"))
+        t = 100
+        for i in range(12):
+            sc.use(50000 + i)
+            sc.run("%d.%03d < S 0:0(0) win 65535 <mss 1460>" % (t // 1000, t % 1000))
+            if i < 3:
+                sc.run("+0 > S. 0:0(0) ack 1 <mss 1460>")
+            assert _syn_rcvd(sc) == min(i + 1, 3)
+            # the established connection moves data meanwhile
+            sc.use(40000)
+            s = 1 + 100 * i
+            sc.run("+0 < P. %d:%d(100) ack 1 win 65535" % (s, s + 100))
+            if i & 1:
+                sc.run("+0 > . 1:1(0) ack %d" % (s + 100))
+            t += 10
+        sc.run("""
+0.250 app received 1200
+0.250 app tcp_counters tcp_backlog_full=9
+""")
+        # the half-open ones time out (SYN-ACK once more, then forgotten) ...
+        for i in range(3):
+            sc.use(50000 + i)
+            sc.run("%s > S. 0:0(0) ack 1 <mss 1460>" % ("0.%03d" % (300 + 10 * i)))
+        sc.run("0.699 app pcbs 4", "0.700 app pcbs 3", "0.720 app pcbs 1")
+        assert _syn_rcvd(sc) == 0
+        # ... and the listener takes new ones again
+        sc.use(50100)
+        sc.run("""
+0.900 < S 0:0(0) win 65535 <mss 1460>
+0.900 > S. 0:0(0) ack 1 <mss 1460>
+0.910 < . 1:1(0) ack 1 win 65535
+0.910 app state ESTABLISHED
+0.910 app pcbs 2
+0.910 app tcp_counters tcp_rto=3 tcp_retransmit=3 tcp_timeout=3 tcp_accepted=1
+""")
+        sc.done()
+        r.finish()
+
+
+def test_table_full_recycles_the_oldest_time_wait():
+    with tcp_rig(TCP_MAX_PCBS=2) as r:
+        sc = Script(r)
+        sc.run(OPEN + """
+0.100 app close
+0.100 > F. 1:1(0) ack 1
+0.110 < F. 1:1(0) ack 2 win 65535
+0.110 > . 2:2(0) ack 2
+0.110 app state TIME_WAIT
+flow 40001
+0.200 < S 0:0(0) win 65535 <mss 1460>
+0.200 > S. 0:0(0) ack 1 <mss 1460>
+0.210 < . 1:1(0) ack 1 win 65535
+0.210 app pcbs 2
+flow 40002
+0.300 < S 0:0(0) win 65535 <mss 1460>    // full: the TIME_WAIT one makes room
+0.300 > S. 0:0(0) ack 1 <mss 1460>
+0.300 app tcp_counters tcp_accepted=1 tcp_timewait_recycled=1
+0.300 app pcbs 2
+flow 40003
+0.400 < S 0:0(0) win 65535 <mss 1460>    // full of live connections: dropped
+0.400 app pcbs 2
+0.400 app tcp_counters tcp_no_pcb_room=1
+""")
+        from support import raises
+        e = raises(OSError, r.st.tcp.new().connect, PEER_IP, 9)
+        assert e.args[0] == 105             # ENOBUFS
+        sc.done()
+        r.finish()
+
+
+# ---- malformed and unusual segments ------------------------------------------------
+
+def test_malformed_options_counted_no_crash_no_leak():
+    # MSS option with length 0, 1, past the header, a kind without a length
+    # byte: read no further (MSS 536), counted; the connection still opens
+    for opts in ("raw 02 00", "raw 02 01", "raw 02 08 05 b4", "nop, nop, nop, raw 02",
+                 "raw 02 03 05"):
+        run("""
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <%s>
+0.000 > S. 0:0(0) ack 1 <mss 1460>
+0.000 app tcp_counters tcp_bad_options=1
+0.010 < . 1:1(0) ack 1 win 65535
+0.020 app write 600
+0.020 > . 1:537(536) ack 1
+0.030 < . 1:1(0) ack 537 win 65535
+0.030 > P. 537:601(64) ack 1
+""" % opts)
+
+
+def test_bad_checksum_and_bad_offset_dropped_counted():
+    with tcp_rig() as r:
+        sc = Script(r)
+        sc.run(OPEN + """
+0.100 < S 0:0(0) win 65535 <mss 1460> csum bad
+0.100 < P. 1:101(100) ack 1 win 65535 csum bad
+0.100 app tcp_counters tcp_bad_checksum=2
+0.100 app received 0
+""")
+        f = sc.flow
+        for doff in (4, 0, 15):
+            sc.inject(frames.tcp(f.rport, 8080, f.isn + 1, f.our_isn + 1, "P.", 65535, b"x" * 8,
+                                 b"", PEER_IP, US_IP, doff=doff))
+        sc.inject(frames.tcp(f.rport, 8080, f.isn + 1, f.our_isn + 1, "P.", 65535, b"", b"",
+                             PEER_IP, US_IP)[:16])
+        sc.run("""
+0.100 app tcp_counters tcp_bad_offset=3 tcp_truncated=1
+0.200 < P. 1:101(100) ack 1 win 65535
+0.240 > . 1:1(0) ack 101
+0.240 app received 100
+""")
+        sc.done()
+        r.finish()
+
+
+def test_urgent_pointer_data_delivered_in_line():
+    run(OPEN + """
+0.100 < U. 1:101(100) ack 1 win 65535 urg 50
+0.100 app received 100
+0.140 > . 1:1(0) ack 101
+0.200 < UP. 101:201(100) ack 1 win 65535 urg 1
+0.240 > . 1:1(0) ack 201
+0.240 app received 200
+""")
+
+
+def test_sequence_numbers_across_the_2_32_wrap():
+    # the peer's ISN 0xFFFFFF00: its data crosses 2^32 in the second segment
+    run(OPEN + """
+0.100 < . 1:1461(1460) ack 1 win 65535
+0.100 < . 1461:2921(1460) ack 1 win 65535
+0.100 > . 1:1(0) ack 2921
+0.110 < . 4381:5841(1460) ack 1 win 65535   // out of order beyond the wrap
+0.110 > . 1:1(0) ack 2921
+0.120 < . 2921:4381(1460) ack 1 win 65535
+0.120 > . 1:1(0) ack 5841
+0.120 app received 5840
+0.130 app write 3000
+0.130 > . 1:1461(1460) ack 5841
+0.130 > . 1461:2921(1460) ack 5841
+0.140 < . 5841:5841(0) ack 2921 win 65535
+0.140 > P. 2921:3001(80) ack 5841
+0.150 < F. 5841:5841(0) ack 3001 win 65535
+0.150 > . 3001:3001(0) ack 5842
+0.150 app state CLOSE_WAIT
+""", isn=0xFFFFFF00)
+
+
+def test_timers_across_the_2_30_clock_wrap():
+    # the stack's clock starts 1 s before it wraps: RTO, delayed ACK and
+    # TIME_WAIT deadlines fall on the far side
+    from support import NEAR_WRAP
+    run(OPEN + """
+0.900 app write 100
+0.900 > P. 1:101(100) ack 1
+1.900 > P. 1:101(100) ack 1              // the RTO across the wrap
+1.950 < P. 1:101(100) ack 101 win 65535
+1.990 > . 101:101(0) ack 101             // the delayed ACK
+2.000 app close
+2.000 > F. 101:101(0) ack 101
+2.010 < F. 101:101(0) ack 102 win 65535
+2.010 > . 102:102(0) ack 102
+4.009 app pcbs 1
+4.010 app pcbs 0
+4.010 app tcp_counters tcp_rto=1 tcp_retransmit=1 tcp_timewait_expired=1
+""", now=NEAR_WRAP, TCP_MSL_MS=1000)
+
+
+# ---- zero copy ---------------------------------------------------------------------
+
+def test_zero_copy_receive_hands_up_the_rx_block():
+    seen = []
+
+    def take(sc):
+        from stack.pool import pool
+        pcb = sc.flow.pcb
+
+        def recv(pcb, p):
+            if p is None:
+                return
+            seen.append((p.kind, p.blk, p.next is None, p.tot, p.off))
+            assert 0 <= p.blk < pool.NBLOCKS and not pool.is_hdr(p.blk), p.blk
+            n = p.tot
+            pbuf.free(p)
+            pcb.recved(n)
+        pcb.recv_cb = recv
+        sc.copied0 = pbuf.copied()
+
+    def no_copy(sc):
+        assert pbuf.copied() == sc.copied0, pbuf.copied() - sc.copied0
+        assert len(seen) == 2, seen
+        for kind, blk, single, tot, off in seen:
+            assert kind == pbuf.POOL and single and tot == 1000
+
+    run((OPEN, take, """
+0.100 < P. 1:1001(1000) ack 1 win 65535
+0.100 < P. 1001:2001(1000) ack 1 win 65535
+0.100 > . 1:1(0) ack 2001
+""", no_copy))
+
+
+def test_send_by_reference_done_after_ack():
+    data = stream(0, 3000)
+    done = []
+
+    def write(sc):
+        sc.copied0 = pbuf.copied()
+        p = pbuf.rom(data, done=lambda obj: done.append(obj))
+        assert sc.flow.pcb.write(p) == 0
+        sc.flow.written += data
+
+    def not_done(sc):
+        assert done == []
+
+    def is_done(sc):
+        assert len(done) == 1 and done[0] is data
+        assert sc.flow.sent_acked == 3000
+        assert pbuf.copied() == sc.copied0
+
+    run((OPEN + "0.100 app nagle off", write, """
+0.100 > . 1:1461(1460) ack 1
+0.100 > . 1461:2921(1460) ack 1
+0.100 > P. 2921:3001(80) ack 1
+0.150 < . 1:1(0) ack 2921 win 65535
+""", not_done, """
+1.150 > P. 2921:3001(80) ack 1           // the tail is lost: sent again from the same bytes
+""", not_done, """
+1.160 < . 1:1(0) ack 3001 win 65535
+""", is_done))
