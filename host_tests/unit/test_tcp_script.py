@@ -816,3 +816,87 @@ def test_send_by_reference_done_after_ack():
 """, not_done, """
 1.160 < . 1:1(0) ack 3001 win 65535
 """, is_done))
+
+
+# ---- more edges ------------------------------------------------------------------------
+
+def test_accept_refused_resets():
+    def refuse(sc):
+        sc.listener.accept_cb = lambda pcb: False
+    run(("0.000 app listen", refuse, """
+0.000 < S 0:0(0) win 65535 <mss 1460>
+0.000 > S. 0:0(0) ack 1 <mss 1460>
+0.010 < . 1:1(0) ack 1 win 65535
+0.010 > R. 1:1(0) ack 1
+0.010 app pcbs 0
+0.010 app tcp_counters tcp_accepted=1 tcp_rst_tx=1
+"""))
+
+
+def test_abort_resets_without_err_cb():
+    run(OPEN + """
+0.100 app write 100
+0.100 > P. 1:101(100) ack 1
+0.200 app abort
+0.200 > R. 101:101(0) ack 1
+0.200 app err none
+0.200 app pcbs 0
+0.200 app baseline
+""")
+
+
+def test_rst_in_syn_sent():
+    run("""
+0.000 app connect
+0.000 > S 0:0(0) <mss 1460>
+0.010 < R. 0:0(0) ack 5 win 0            // a wrong ACK: ignored
+0.010 app state SYN_SENT
+0.020 < R. 0:0(0) ack 1 win 0            // acknowledges our SYN: refused
+0.020 app err ECONNRESET
+0.020 app pcbs 0
+0.020 app tcp_counters tcp_active_open=1 tcp_rst_rx=1
+""")
+
+
+def test_data_beyond_the_window_not_taken():
+    fill = ""
+    for k in range(16):
+        fill += "0.100 < . %d:%d(1460) ack 1 win 65535\n" % (1 + 1460 * k, 1461 + 1460 * k)
+        if k & 1:           # every second segment: an ACK at once
+            fill += "0.100 > . 1:1(0) ack %d win %d\n" % (1461 + 1460 * k, 23360 - 1460 * (k + 1))
+    run(OPEN + fill + """
+0.100 app received 23360
+0.200 < . 23361:23461(100) ack 1 win 65535   // the window is shut: an ACK, nothing taken
+0.200 > . 1:1(0) ack 23361 win 0
+0.200 app received 23360
+0.300 app recved all
+0.300 > . 1:1(0) ack 23361 win 23360
+0.400 < . 23161:24621(1460) ack 1 win 65535  // overlaps the left edge: the new part taken
+0.400 app received 24620
+0.440 > . 1:1(0) ack 24621 win 22100
+0.440 app tcp_counters tcp_out_of_window=1
+""")
+
+
+def test_engine_reports_what_differs():
+    # the engine itself: a wrong expectation fails, naming the line and the segment
+    from support import raises
+    for bad, words in (("0.000 > S. 0:0(0) ack 2 <mss 1460>", "ack 1, not 2"),
+                       ("0.001 > S. 0:0(0) ack 1 <mss 1460>", "sent at 0.000, not 0.001"),
+                       ("0.000 > S. 0:0(0) ack 1 win 1000", "win 23360, not 1000"),
+                       ("0.000 > S. 0:0(0) ack 1 <mss 536>", "options"),
+                       ("0.000 > S 0:0(0)", "flags S., not S"),
+                       ("0.000 app quiet", "unexpected segment(s) sent: S. 0:0(0) ack 1")):
+        with tcp_rig() as r:
+            sc = Script(r)
+            e = raises(AssertionError, sc.run, """
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460>
+""" + bad)
+            assert words in str(e) and bad in str(e), (str(e), words)
+            r.finish()
+    with tcp_rig() as r:
+        sc = Script(r)
+        e = raises(AssertionError, sc.run, OPEN + "0.100 < P. 1:101(100) ack 1\n0.150 app quiet")
+        assert "unexpected segment(s) sent: . 1:1(0) ack 101" in str(e), str(e)
+        r.finish()
