@@ -900,3 +900,32 @@ def test_engine_reports_what_differs():
         e = raises(AssertionError, sc.run, OPEN + "0.100 < P. 1:101(100) ack 1\n0.150 app quiet")
         assert "unexpected segment(s) sent: . 1:1(0) ack 101" in str(e), str(e)
         r.finish()
+
+
+def test_fin_with_data_and_ack_piggybacked_on_a_reply():
+    run(OPEN + """
+0.100 < P. 1:101(100) ack 1 win 65535
+0.120 app write 100                      // a reply inside the delayed-ACK time carries the ACK
+0.120 > P. 1:101(100) ack 101
+0.200 app quiet
+0.300 < FP. 101:201(100) ack 101 win 65535
+0.300 > . 101:101(0) ack 202
+0.300 app state CLOSE_WAIT
+0.300 app received 200
+0.300 app eof
+""")
+
+
+def test_syn_options_we_do_not_speak_are_not_echoed():
+    # a SYN-ACK carries only options the SYN offered (RFC 7323 1.3, 2.2:
+    # no window scale or timestamps unless the SYN had them), MSS always
+    def only_offered(sc):
+        kinds = [o[0] for o in sc.last["tcp"]["options"]]
+        assert "mss" in kinds, kinds
+        for k in kinds:
+            assert k in ("mss", "sackok", "nop", "eol"), kinds
+    run(("""
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460, nop, nop, sackOK>
+0.000 > S. 0:0(0) ack 1
+""", only_offered))
