@@ -800,31 +800,53 @@ class Tcp:
         return i + 2 if i >= 0 and b[i + 1] == 10 else -1
 
     def _syn_options(self, pcb, b, o, doff):
-        """What the peer's SYN offers: MSS (536 without one, RFC 9293 3.7.1),
-        window scaling, timestamps (RFC 7323), SACK (RFC 2018). Returns the MSS."""
+        """What the peer's SYN offers, in one walk of its options: MSS (536
+        without one, RFC 9293 3.7.1), window scaling, timestamps (RFC 7323),
+        SACK (RFC 2018). Returns the MSS. A malformed list (a length of 0 or
+        1, or past the header) is counted once and read no further."""
         mss = 536
-        i = self._find_opt(b, o, doff, OPT_MSS)
-        if i >= 0:
-            if b[i + 1] == 4 and be16(b, i + 2) > 0:
-                mss = be16(b, i + 2)
-            else:
+        ws = -1
+        ts = -1
+        sack = False
+        i = o + TCP_HLEN
+        end = o + doff
+        while i < end:
+            kind = b[i]
+            if kind == 0:
+                break
+            if kind == 1:
+                i += 1
+                continue
+            ln = b[i + 1] if i + 1 < end else 0
+            if ln < 2 or i + ln > end:
                 self.ctr["tcp_bad_options"] += 1
-        pcb.snd_ws_offered = False
-        i = self._find_opt(b, o, doff, OPT_WS) if config.TCP_WINDOW_SCALING else -1
-        if i >= 0 and b[i + 1] == 3:
-            s = b[i + 2]
-            pcb.snd_ws = s if s <= 14 else 14   # RFC 7323 2.3: at most 14
+                break
+            if kind == OPT_MSS:
+                if ln == 4 and be16(b, i + 2) > 0:
+                    mss = be16(b, i + 2)
+                else:
+                    self.ctr["tcp_bad_options"] += 1
+            elif kind == OPT_WS and ln == 3:
+                ws = b[i + 2]
+            elif kind == OPT_TS and ln == 10:
+                ts = i + 2
+            elif kind == OPT_SACK_OK and ln == 2:
+                sack = True
+            i += ln
+        if ws >= 0 and config.TCP_WINDOW_SCALING and pcb.state != SYN_SENT or \
+                ws >= 0 and pcb.state == SYN_SENT and pcb.snd_ws_offered:
+            pcb.snd_ws = ws if ws <= 14 else 14     # RFC 7323 2.3: at most 14
             pcb.snd_ws_offered = True
             pcb.rcv_ws = _our_wscale()
         else:
-            pcb.snd_ws = pcb.rcv_ws = 0     # both or neither (RFC 7323 2.2)
-        i = self._find_opt(b, o, doff, OPT_TS) if config.TCP_TIMESTAMPS else -1
-        if i >= 0 and b[i + 1] == 10:
-            pcb.ts_ok = True
-            copy_field(pcb.ts_recent, 0, b, i + 2, 4)
-        else:
-            pcb.ts_ok = False
-        pcb.sack_ok = config.TCP_SACK and self._find_opt(b, o, doff, OPT_SACK_OK) >= 0
+            pcb.snd_ws_offered = False
+            pcb.snd_ws = pcb.rcv_ws = 0             # both or neither (RFC 7323 2.2)
+        # as the passive side: what the SYN offers and we allow; as the
+        # active side: what our SYN offered and the SYN-ACK took up
+        pcb.ts_ok = ts >= 0 and (pcb.ts_ok if pcb.state == SYN_SENT else bool(config.TCP_TIMESTAMPS))
+        if pcb.ts_ok:
+            copy_field(pcb.ts_recent, 0, b, ts, 4)
+        pcb.sack_ok = sack and (pcb.sack_ok if pcb.state == SYN_SENT else bool(config.TCP_SACK))
         return mss
 
     def _syn_in(self, lst, p, hl, o, doff):
@@ -936,6 +958,15 @@ class Tcp:
                 self._free(pcb)
                 self._syn_in(lst, p, hl, o, doff)
                 return
+        if state == SYN_RCVD and fl & (SYN | RST) == SYN and rel == -1:
+            if not fl & ACK:
+                pcb.nxt = 0
+                self._send_syn(pcb)         # the peer's SYN again: our SYN-ACK was lost
+                pbuf.free(p)
+                return
+            if dlen == 0 and seq_diff(b, o + 8, pcb.una, 0) == 1:
+                fl &= ~SYN                  # simultaneous open: the peer's SYN-ACK acks ours
+                rel = 0
         ts = -1
         if pcb.ts_ok:
             ts = self._ts_opt(b, o, doff)
@@ -950,6 +981,9 @@ class Tcp:
             ctr["tcp_out_of_window"] += 1
             if not fl & RST:
                 self.send_ack(pcb)
+                if state == TIME_WAIT and fl & FIN and rel + seglen == 0:
+                    # the peer's FIN again (our ACK was lost): 2 MSL from now (RFC 9293 3.10.7.4)
+                    pcb.tw_at = ticks_add(self.st.now, 2 * config.TCP_MSL_MS)
             pbuf.free(p)
             return
         if ts >= 0 and rel <= 0:
@@ -993,12 +1027,19 @@ class Tcp:
                 lst.pending -= 1
             pcb.listener = None
             self._win_from(pcb, b, o, pcb.snd_ws)
-            ctr["tcp_accepted"] += 1
-            cb = lst.accept_cb if lst is not None else None
-            if cb is None or cb(pcb) is False:
-                pbuf.free(p)
-                self.abort(pcb)
-                return
+            if lst is None:
+                # simultaneous open (RFC 9293 figure 8): our connect() completes
+                ctr["tcp_connected"] += 1
+                cb = pcb.connected_cb
+                if cb is not None:
+                    cb(pcb)
+            else:
+                ctr["tcp_accepted"] += 1
+                cb = lst.accept_cb
+                if cb is None or cb(pcb) is False:
+                    pbuf.free(p)
+                    self.abort(pcb)
+                    return
             state = pcb.state
             if state == CLOSED:
                 pbuf.free(p)
@@ -1013,6 +1054,8 @@ class Tcp:
             pbuf.free(p)
             return
         wnd = be16(b, o + 14) << pcb.snd_ws
+        if pcb.persist_at != _NO_TIMER:
+            pcb.retries = 0                 # it answers our probes: alive (RFC 1122 4.2.2.17)
         if a > 0:
             self._acked(pcb, a)
         elif a == 0 and dlen == 0 and not fl & FIN and pcb.nxt > 0 and wnd == pcb.snd_wnd:
@@ -1027,6 +1070,7 @@ class Tcp:
             copy_field(pcb.wl2, 0, b, o + 8, 4)
             if wnd:
                 pcb.persist_at = _NO_TIMER
+                pcb.persist_backoff = 0
         state = pcb.state
         if pcb.fin_acked:
             if state == FIN_WAIT_1:
@@ -1367,7 +1411,7 @@ class Tcp:
             pcb.nxt = 1
         ctr["tcp_retransmit"] += 1
         self.output(pcb)
-        if pcb.rto_at == _NO_TIMER and pcb.high > 0:
+        if pcb.rto_at == _NO_TIMER and pcb.high > 0 and pcb.persist_at == _NO_TIMER:
             pcb.rto_at = ticks_add(now, pcb.rto)
 
     def _keepalive(self, pcb, now):
@@ -1392,13 +1436,22 @@ class Tcp:
         pcb.ka_at = ticks_add(now, config.TCP_KEEPINTVL_MS)
 
     def _probe(self, pcb, now):
-        """Zero window (RFC 9293 3.8.6.1): one byte beyond the window, backing off."""
+        """Zero window (RFC 9293 3.8.6.1): one byte beyond the window, backing
+        off. The probe is not in flight (no RTO, SND.NXT stays): the persist
+        timer alone repeats it, and the connection lives as long as the peer
+        answers (RFC 1122 4.2.2.17); unanswered, it gives up like the RTO."""
+        pcb.retries += 1
+        if pcb.retries > config.TCP_MAX_RETRIES:
+            self.ctr["tcp_timeout"] += 1
+            self._send_rst_for(pcb)
+            self._gone(pcb, ETIMEDOUT)
+            return
         self.ctr["tcp_window_probe"] += 1
         base = pcb.syn_unacked
-        done = pcb.nxt - base
-        if pcb.sq_len - done > 0 and pcb.snd_wnd == 0:
-            self._segment(pcb, pcb.nxt, ACK, done, 1)
-            self._sent(pcb, 1)
+        if pcb.sq_len > 0 and pcb.snd_wnd == 0 and pcb.nxt == base:
+            self._segment(pcb, base, ACK, 0, 1)
+            if pcb.high < base + 1:
+                pcb.high = base + 1         # the peer may take it: its ACK is no ACK of unsent data
         if pcb.persist_backoff < 6:
             pcb.persist_backoff += 1
         pcb.persist_at = ticks_add(now, pcb.rto << pcb.persist_backoff)

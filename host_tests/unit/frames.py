@@ -10,6 +10,7 @@ ETH_IP = 0x0800
 ETH_ARP = 0x0806
 PROTO_ICMP = 1
 PROTO_UDP = 17
+PROTO_TCP = 6
 MF = 0x2000
 DF = 0x4000
 
@@ -129,6 +130,153 @@ def udp(sport, dport, data, src, dst, checksum=True, length=None):
     return bytes(u)
 
 
+# TCP flags and option kinds (RFC 9293, 7323, 2018)
+TCP_FIN = 0x01
+TCP_SYN = 0x02
+TCP_RST = 0x04
+TCP_PSH = 0x08
+TCP_ACK = 0x10
+TCP_URG = 0x20
+_FLAG_LETTERS = (("S", TCP_SYN), ("F", TCP_FIN), ("R", TCP_RST), ("P", TCP_PSH), ("U", TCP_URG),
+                 ("E", 0x40), ("W", 0x80), (".", TCP_ACK))
+
+
+def tcp_flags(s):
+    """packetdrill's flag letters ("S.", "P.", "F.", "R", ...) -> the flag byte."""
+    v = 0
+    for c in s:
+        for letter, bit in _FLAG_LETTERS:
+            if c == letter:
+                v |= bit
+                break
+        else:
+            raise ValueError("unknown TCP flag letter %r" % c)
+    return v
+
+
+def tcp_flag_str(v):
+    """The flag byte -> packetdrill's letters (ACK as a trailing ".")."""
+    s = ""
+    for letter, bit in _FLAG_LETTERS:
+        if v & bit:
+            s += letter
+    return s
+
+
+def tcp_options(opts):
+    """Option bytes from a list of tuples (or raw bytes, taken as they are):
+    ("mss", n), ("wscale", n), ("sackok",), ("ts", val, ecr),
+    ("sack", [(left, right), ...]), ("nop",), ("eol",), ("raw", bytes).
+    Not padded: tcp() pads to 32 bits with EOL (zero) bytes."""
+    if isinstance(opts, (bytes, bytearray)):
+        return bytes(opts)
+    out = b""
+    for o in opts:
+        k = o[0]
+        if k == "mss":
+            out += struct.pack("!BBH", 2, 4, o[1])
+        elif k == "wscale":
+            out += struct.pack("!BBB", 3, 3, o[1])
+        elif k == "sackok":
+            out += b"\x04\x02"
+        elif k == "ts":
+            out += struct.pack("!BBII", 8, 10, o[1] & 0xFFFFFFFF, o[2] & 0xFFFFFFFF)
+        elif k == "sack":
+            out += struct.pack("!BB", 5, 2 + 8 * len(o[1]))
+            for left, right in o[1]:
+                out += struct.pack("!II", left & 0xFFFFFFFF, right & 0xFFFFFFFF)
+        elif k == "nop":
+            out += b"\x01"
+        elif k == "eol":
+            out += b"\x00"
+        elif k == "raw":
+            out += bytes(o[1])
+        else:
+            raise ValueError("unknown TCP option %r" % (k,))
+    return out
+
+
+def tcp(sport, dport, seq, ack, flags, win, data=b"", options=b"", src=None, dst=None,
+        checksum=True, urg=0, doff=None):
+    """A TCP segment. seq/ack are taken mod 2^32; flags an int or letters
+    ("S.", "P."); options as tcp_options() takes them, padded to 32 bits with
+    EOL bytes. checksum: True (computed over the pseudo header of src/dst),
+    "bad" (computed, then spoiled) or False (left 0). doff (in 32-bit words)
+    overrides the data offset (a malformed header)."""
+    if isinstance(flags, str):
+        flags = tcp_flags(flags)
+    o = tcp_options(options)
+    if len(o) % 4:
+        o += bytes(4 - len(o) % 4)
+    if doff is None:
+        doff = 5 + len(o) // 4
+    data = bytes(data)
+    t = bytearray(struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF,
+                              (doff & 15) << 4, flags & 0xFF, win & 0xFFFF, 0, urg & 0xFFFF))
+    t += o + data
+    if checksum:
+        c = csum(t, pseudo(src, dst, PROTO_TCP, len(t)))
+        if checksum == "bad":
+            c ^= 0x2222
+        t[16] = c >> 8
+        t[17] = c & 0xFF
+    return bytes(t)
+
+
+def parse_tcp_options(b):
+    """Option bytes -> list of tuples as tcp_options() takes them; what does
+    not parse ends the list as ("bad", rest)."""
+    out = []
+    i = 0
+    n = len(b)
+    while i < n:
+        k = b[i]
+        if k == 0:
+            out.append(("eol",))
+            if any(b[i + 1:]):
+                out.append(("bad", bytes(b[i + 1:])))
+            break
+        if k == 1:
+            out.append(("nop",))
+            i += 1
+            continue
+        if i + 1 >= n or b[i + 1] < 2 or i + b[i + 1] > n:
+            out.append(("bad", bytes(b[i:])))
+            break
+        ln = b[i + 1]
+        v = bytes(b[i + 2:i + ln])
+        if k == 2 and ln == 4:
+            out.append(("mss", struct.unpack("!H", v)[0]))
+        elif k == 3 and ln == 3:
+            out.append(("wscale", v[0]))
+        elif k == 4 and ln == 2:
+            out.append(("sackok",))
+        elif k == 8 and ln == 10:
+            out.append(("ts",) + struct.unpack("!II", v))
+        elif k == 5 and (ln - 2) % 8 == 0:
+            out.append(("sack", [struct.unpack("!II", v[j:j + 8]) for j in range(0, ln - 2, 8)]))
+        else:
+            out.append(("raw", bytes(b[i:i + ln])))
+        i += ln
+    return out
+
+
+def parse_tcp(b, src=None, dst=None):
+    """TCP fields of a segment; with src/dst the checksum is verified
+    ('checksum_ok'). 'flags' is the byte, 'flagstr' its letters."""
+    assert len(b) >= 20, "short TCP"
+    sport, dport, seq, ack, off, fl, win, c, urg = struct.unpack("!HHIIBBHHH", b[0:20])
+    hl = (off >> 4) * 4
+    assert 20 <= hl <= len(b), "bad TCP data offset %d" % hl
+    d = {"sport": sport, "dport": dport, "seq": seq, "ack": ack, "flags": fl,
+         "flagstr": tcp_flag_str(fl), "win": win, "checksum": c, "urg": urg, "hl": hl,
+         "options": parse_tcp_options(b[20:hl]), "raw_options": bytes(b[20:hl]),
+         "data": bytes(b[hl:])}
+    if src is not None:
+        d["checksum_ok"] = csum_ok(b, pseudo(src, dst, PROTO_TCP, len(b)))
+    return d
+
+
 def fragment(datagram, *sizes):
     """Split IPv4 datagram bytes into fragments carrying `sizes` payload
     bytes each (all but the last a multiple of 8 unless the test wants
@@ -213,8 +361,8 @@ def parse_udp(b, src=None, dst=None):
 
 
 def parse_frame(f):
-    """Ethernet + (ARP | IPv4 + (ICMP | UDP)) of one sent frame, as one dict
-    with keys 'eth', and 'arp' or 'ip' plus 'icmp'/'udp' where they apply
+    """Ethernet + (ARP | IPv4 + (ICMP | UDP | TCP)) of one sent frame, as one
+    dict with keys 'eth', and 'arp' or 'ip' plus 'icmp'/'udp'/'tcp' where they apply
     (transport only for an unfragmented datagram)."""
     e = parse_eth(f)
     out = {"eth": e}
@@ -228,6 +376,8 @@ def parse_frame(f):
                 out["icmp"] = parse_icmp(ip["payload"])
             elif ip["proto"] == PROTO_UDP:
                 out["udp"] = parse_udp(ip["payload"], ip["src"], ip["dst"])
+            elif ip["proto"] == PROTO_TCP:
+                out["tcp"] = parse_tcp(ip["payload"], ip["src"], ip["dst"])
     return out
 
 
