@@ -111,6 +111,7 @@ SCHEMA = (
     ("tcp_fast_retransmit", "fast retransmits (third duplicate ACK)"),
     ("tcp_rto", "retransmission timeouts"),
     ("tcp_retransmit", "segments sent again"),
+    ("tcp_sack_retransmit", "holes the peer's SACK blocks showed, sent again during recovery (RFC 6675)"),
     ("tcp_window_probe", "zero-window probes sent"),
     ("tcp_keepalive_probe", "keepalive probes sent"),
     ("tcp_paws", "drop: segment older than the last timestamp (PAWS, RFC 7323; answered with an ACK)"),

@@ -10,6 +10,8 @@
 # Nothing here turns a sequence number into a Python int (a heap object on a
 # 32-bit port): SND.UNA, RCV.NXT and friends are 4-byte buffers, everything
 # else is a small offset from them (stack/seq.py does the arithmetic).
+from array import array
+
 from micropython import const
 
 from . import config, pbuf
@@ -57,6 +59,7 @@ ETIMEDOUT = const(110)
 EADDRINUSE = const(98)
 EISCONN = const(106)
 
+SACK_RANGES = const(4)
 _EPHEMERAL_LO = const(49152)        # RFC 6335 dynamic ports
 _EPHEMERAL_N = const(16384)
 _NO_TIMER = const(-1)
@@ -120,6 +123,11 @@ class Pcb:
         self.ts_ok = False
         self.ts_recent = bytearray(4)
         self.sack_ok = False
+        # SACK scoreboard (RFC 6675): what the peer holds beyond SND.UNA, as up
+        # to SACK_RANGES sorted [start, end) offsets from SND.UNA
+        self.sk = array("i", [0] * (2 * SACK_RANGES))
+        self.sk_n = 0
+        self.rexmit = 0             # in recovery: where the next hole is looked for
         # keepalive (off unless the application turns it on)
         self.keepalive = False
         self.ka_at = _NO_TIMER
@@ -593,12 +601,18 @@ class Tcp:
                 break
             pcb.blocked = False
             base = pcb.syn_unacked
+            if pcb.sk_n and pcb.nxt < pcb.high:
+                x = self._skip_sacked(pcb, pcb.nxt)     # going back over what the peer holds
+                if x != pcb.nxt:
+                    pcb.nxt = x
             done = pcb.nxt - base           # data bytes (and FIN) already sent
             unsent = pcb.sq_len - done
             fin_off = base + pcb.sq_len
             want_fin = pcb.fin_queued and not pcb.fin_acked and pcb.nxt <= fin_off
             wnd = pcb.snd_wnd if pcb.snd_wnd < pcb.cwnd else pcb.cwnd
             room = wnd - pcb.nxt
+            if pcb.sk_n:
+                room += self._sacked_below(pcb, pcb.nxt)   # what the peer holds is not in flight
             if unsent > 0:
                 n = unsent
                 if n > pcb.mss:
@@ -1056,6 +1070,8 @@ class Tcp:
         wnd = be16(b, o + 14) << pcb.snd_ws
         if pcb.persist_at != _NO_TIMER:
             pcb.retries = 0                 # it answers our probes: alive (RFC 1122 4.2.2.17)
+        if pcb.sack_ok and doff > TCP_HLEN and pcb.high > 0:
+            self._sack_in(pcb, b, o, doff)
         if a > 0:
             self._acked(pcb, a)
         elif a == 0 and dlen == 0 and not fl & FIN and pcb.nxt > 0 and wnd == pcb.snd_wnd:
@@ -1261,6 +1277,11 @@ class Tcp:
         if pcb.nxt < 0:
             pcb.nxt = 0
         pcb.high -= total
+        if pcb.sk_n:
+            self._sack_shift(pcb, total)
+        pcb.rexmit -= total
+        if pcb.rexmit < 0:
+            pcb.rexmit = 0
         if pcb.recover >= 0:
             pcb.recover -= total
         # RTT (RFC 6298), from new data only (Karn)
@@ -1333,6 +1354,118 @@ class Tcp:
             pcb.cwnd = pcb.ssthresh + 3 * mss
         elif pcb.dupacks > 3:
             pcb.cwnd += mss                 # each further duplicate: a segment left the network
+            if pcb.recover >= 0 and pcb.sk_n:
+                self._retransmit_hole(pcb)  # RFC 6675: the next hole the SACKs show
+
+    # --- SACK scoreboard (RFC 2018, RFC 6675) ---------------------------------------------
+    def _sack_in(self, pcb, b, o, doff):
+        """Note the SACK blocks of an ACK (offsets from SND.UNA; a D-SACK or a
+        block beyond what we sent is ignored)."""
+        i = self._find_opt(b, o, doff, OPT_SACK)
+        if i < 0:
+            return
+        ln = b[i + 1]
+        if ln < 10 or (ln - 2) & 7:
+            self.ctr["tcp_bad_options"] += 1
+            return
+        k = i + 2
+        end = i + ln
+        while k + 8 <= end:
+            s = seq_diff(b, k, pcb.una, 0)
+            e = seq_diff(b, k + 4, pcb.una, 0)
+            if 0 < s < e <= pcb.high:
+                self._sack_add(pcb, s, e)
+            k += 8
+
+    def _sack_add(self, pcb, s, e):
+        sk = pcb.sk
+        n = pcb.sk_n
+        i = 0
+        while i < n:                        # absorb the ranges it touches
+            a0 = sk[2 * i]
+            a1 = sk[2 * i + 1]
+            if e < a0 or s > a1:
+                i += 1
+                continue
+            if a0 < s:
+                s = a0
+            if a1 > e:
+                e = a1
+            j = i
+            while j < n - 1:
+                sk[2 * j] = sk[2 * j + 2]
+                sk[2 * j + 1] = sk[2 * j + 3]
+                j += 1
+            n -= 1
+        if n == SACK_RANGES:
+            if s < sk[0]:
+                pcb.sk_n = n                # full: keep the ranges nearest UNA
+                return
+            n -= 1                          # the highest range makes way
+        i = n
+        while i > 0 and sk[2 * i - 2] > s:
+            sk[2 * i] = sk[2 * i - 2]
+            sk[2 * i + 1] = sk[2 * i - 1]
+            i -= 1
+        sk[2 * i] = s
+        sk[2 * i + 1] = e
+        pcb.sk_n = n + 1
+
+    def _sack_shift(self, pcb, total):
+        """SND.UNA moved by total: ranges follow it; acknowledged ones go."""
+        sk = pcb.sk
+        m = 0
+        for i in range(pcb.sk_n):
+            s = sk[2 * i] - total
+            e = sk[2 * i + 1] - total
+            if e <= 0:
+                continue
+            sk[2 * m] = s if s > 0 else 0
+            sk[2 * m + 1] = e
+            m += 1
+        pcb.sk_n = m
+
+    def _sacked_below(self, pcb, x):
+        sk = pcb.sk
+        n = 0
+        for i in range(pcb.sk_n):
+            s = sk[2 * i]
+            if s < x:
+                e = sk[2 * i + 1]
+                n += (e if e < x else x) - s
+        return n
+
+    def _skip_sacked(self, pcb, x):
+        """The first offset at or after x that the peer has not SACKed."""
+        sk = pcb.sk
+        for i in range(pcb.sk_n):
+            if sk[2 * i] <= x < sk[2 * i + 1]:
+                x = sk[2 * i + 1]
+        return x
+
+    def _retransmit_hole(self, pcb):
+        """Send the next segment the peer lacks below its highest SACKed byte."""
+        base = pcb.syn_unacked
+        sk = pcb.sk
+        top = sk[2 * pcb.sk_n - 1]
+        x = self._skip_sacked(pcb, pcb.rexmit if pcb.rexmit > base else base)
+        if x >= top:
+            return
+        n = top - x
+        for i in range(pcb.sk_n):
+            if sk[2 * i] > x and sk[2 * i] - x < n:
+                n = sk[2 * i] - x
+        if n > pcb.mss:
+            n = pcb.mss
+        if x - base + n > pcb.sq_len:
+            n = pcb.sq_len - (x - base)
+        if n <= 0:
+            return
+        self.ctr["tcp_retransmit"] += 1
+        self.ctr["tcp_sack_retransmit"] += 1
+        self._segment(pcb, x, ACK, x - base, n)
+        pcb.rexmit = x + n
+        pcb.rtt_end = -1
 
     def _retransmit_first(self, pcb):
         """Send the first unacknowledged segment again (fast retransmit)."""
@@ -1345,6 +1478,7 @@ class Tcp:
         flags = ACK | (PSH if n == pcb.sq_len else 0)
         self.ctr["tcp_retransmit"] += 1
         self._segment(pcb, base, flags, 0, n)
+        pcb.rexmit = base + n
         if pcb.rtt_end >= 0:
             pcb.rtt_end = -1                # Karn: no sample across a retransmission
 
@@ -1402,6 +1536,8 @@ class Tcp:
         pcb.recover = -1
         pcb.dupacks = 0
         pcb.rto_at = _NO_TIMER
+        if pcb.retries >= 2:
+            pcb.sk_n = 0                    # the peer may have reneged on its SACKs (RFC 2018 8)
         pcb.nxt = 0
         if pcb.state in (SYN_SENT, SYN_RCVD):
             ctr["tcp_retransmit"] += 1
