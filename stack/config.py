@@ -49,7 +49,9 @@ ICMP_ERR_QUOTE_MAX_BYTES = 548  # header + as much as fits in 576 (RFC 1812)
 
 # --- TCP ----------------------------------------------------------------------
 TCP_MSS = 1460                  # our MSS (MTU - 40); the peer's caps what we send
-TCP_WND_BYTES = 16 * 1460       # receive window per connection
+TCP_WND_BYTES = 16 * 1460       # receive window per connection, in bytes...
+TCP_WND_BLOCKS = 16             # ...and in blocks: a 1-byte segment holds a whole block, so
+                                # the window shrinks by an MSS for each block still held
 TCP_SND_QUEUE_BYTES = 32 * 1460 # bytes queued to send per connection (referenced, not copied)
 TCP_RTO_INITIAL_MS = 1000       # RFC 6298 2.1
 TCP_RTO_MIN_MS = 1000           # RFC 6298 2.4 (tests lower it: lossy runs take minutes otherwise)

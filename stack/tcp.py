@@ -137,6 +137,15 @@ class Pcb:
         self.rcv_wnd = 0
         self.rcv_ann = 0            # window last announced (its right edge, from RCV.NXT)
         self.ooseq = []             # [start, end, pbuf], offsets from RCV.NXT, sorted
+        # blocks of received data the application still holds: each costs a
+        # whole block however few bytes it carries, so they bound the window
+        self.rx_blocks = 0
+        self.wnd_check = False
+
+        def rx_done(buf, pcb=self):
+            pcb.rx_blocks -= 1
+            pcb.wnd_check = True
+        self.rx_done = rx_done          # made once per connection: no object per segment
         self.fin_rcvd = False
         self.unacked_segs = 0       # in-order segments not acknowledged yet
         # timers (ticks, or _NO_TIMER)
@@ -440,8 +449,20 @@ class Tcp:
         if pcb.sq is None:
             pcb.sq_tail = None
 
-    def _wnd_field(self, pcb, syn):
+    def _wnd_now(self, pcb):
+        """The window we can offer: bytes (TCP_WND_BYTES less what the
+        application has not recved()) and blocks (TCP_WND_BLOCKS less the
+        blocks it still holds, each worth a full segment)."""
         w = pcb.rcv_wnd
+        b = (config.TCP_WND_BLOCKS - pcb.rx_blocks) * config.TCP_MSS
+        if b < w:
+            w = b if b > 0 else 0
+        return w
+
+    def _wnd_field(self, pcb, syn):
+        w = self._wnd_now(pcb)
+        if w < pcb.rcv_ann:
+            w = pcb.rcv_ann                 # never move the right edge back (RFC 9293 3.8.6)
         if syn:
             if w > 0xFFFF:
                 w = 0xFFFF                  # the window of a SYN is never scaled
@@ -695,6 +716,7 @@ class Tcp:
         pcb.rcv_wnd = w
         # receiver SWS avoidance (RFC 9293 3.8.6.2.2): announce a larger
         # window only once it grew by a segment or half the buffer
+        w = self._wnd_now(pcb)
         grow = w - pcb.rcv_ann
         half = config.TCP_WND_BYTES >> 1
         if pcb.state in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2) and \
@@ -1184,6 +1206,9 @@ class Tcp:
         """In-order bytes (chain d) to the application."""
         n = d.tot
         seq_add(pcb.rcv_nxt, 0, pcb.rcv_nxt, 0, n)
+        pcb.rcv_ann -= n                    # the announced right edge stays where it was
+        if pcb.rcv_ann < 0:
+            pcb.rcv_ann = 0
         pcb.rcv_wnd -= n
         if pcb.rcv_wnd < 0:
             pcb.rcv_wnd = 0
@@ -1192,6 +1217,14 @@ class Tcp:
             f[1] -= n
         pcb.unacked_segs += 1
         self.ctr["tcp_rx_bytes"] += n
+        k = 0
+        q = d
+        while q is not None:
+            if q.blk >= 0 and q.done is None:
+                q.done = pcb.rx_done        # the window reopens as the application lets go
+                k += 1
+            q = q.next
+        pcb.rx_blocks += k
         cb = pcb.recv_cb
         if cb is None:
             pbuf.free(d)
@@ -1506,10 +1539,16 @@ class Tcp:
                 self.output(pcb)
 
     def poll(self):
-        """After a poll round: resume output a full TX ring stopped."""
+        """After a poll round: resume output a full TX ring stopped, and
+        announce a window that blocks given back reopened."""
         for pcb in self.active:
             if pcb.blocked:
                 self.output(pcb)
+            if pcb.wnd_check:
+                pcb.wnd_check = False
+                if pcb.state in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2) and \
+                        self._wnd_now(pcb) - pcb.rcv_ann >= pcb.mss:
+                    self.send_ack(pcb)
 
     def _rto(self, pcb, now):
         ctr = self.ctr
