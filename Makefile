@@ -47,7 +47,7 @@ test-unit:
 # The long TCP runs over TAP (64 MiB each way, 1,000 connect/close cycles each
 # way) on both widths, the same tests as `make test` with ZC_SOAK=1; the
 # measured figures (MB/s, seconds) end up in build/soak/tcp_figures.jsonl.
-SOAK_TESTS := host_tests/blackbox/test_tcp_transfer.py
+SOAK_TESTS := host_tests/blackbox/test_tcp_transfer.py host_tests/blackbox/test_tcp_cycles.py
 soak: build-all
 	@tools/deps.sh test
 	@mkdir -p build/soak && rm -f build/soak/tcp_figures.jsonl

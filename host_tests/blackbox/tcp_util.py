@@ -179,3 +179,55 @@ def assert_quiet_then_empty(stack, msl_ms, slack_s=1.5):
     assert took <= limit, "TIME_WAIT took %.2f s to expire (2 MSL = %.2f s)" % (took, 2 * msl_ms / 1000.0)
     assert snap2["baseline"], "pool not at baseline: %s" % json.dumps(snap2["pool"])
     return snap, took
+
+
+# ---- a Linux echo server for the stack's client (run.py --connect) -------------
+
+class EchoServer(threading.Thread):
+    """A Linux TCP echo server in the namespace, on 0.0.0.0:port (bound
+    before the stack's TAP exists: the stack's first SYN finds it). Serves
+    connections one after the other: echoes until EOF, then closes. Counts
+    connections, bytes, and connections whose bytes differ from `expect`."""
+
+    def __init__(self, netns, port, expect, deadline_s):
+        super().__init__(daemon=True)
+        self.lsock = netns.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("0.0.0.0", port))
+        self.lsock.listen(64)
+        self.lsock.settimeout(0.2)
+        self.expect = expect
+        self.deadline = time.monotonic() + deadline_s
+        self.conns = 0
+        self.bytes = 0
+        self.bad = []
+        self.error = None
+        self._halt = threading.Event()
+
+    def run(self):
+        try:
+            while not self._halt.is_set() and time.monotonic() < self.deadline:
+                try:
+                    c, _ = self.lsock.accept()
+                except socket.timeout:
+                    continue
+                with c:
+                    c.settimeout(IO_TIMEOUT_S)
+                    got = bytearray()
+                    while True:
+                        b = c.recv(65536)
+                        if not b:
+                            break
+                        got += b
+                        c.sendall(b)
+                    self.conns += 1
+                    self.bytes += len(got)
+                    if got != self.expect:
+                        self.bad.append((self.conns, len(got)))
+        except BaseException as e:
+            self.error = e
+
+    def stop(self):
+        self._halt.set()
+        self.join(5)
+        self.lsock.close()
