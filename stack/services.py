@@ -3,7 +3,10 @@
 #   discard (RFC 863) on 9: data freed as it comes; our side closes after the
 #           peer's FIN;
 #   source  on 19 (the chargen port, RFC 864): one immutable buffer sent by
-#           reference again and again until the peer closes.
+#           reference again and again until the peer closes;
+#   qotd    (RFC 865) on 17: one quote, then our side closes first, so the
+#           connection waits in TIME_WAIT here (what tests of TIME_WAIT and
+#           of a SYN into it, RFC 1122 4.2.2.13, need).
 # Zero copy both ways: nothing here touches payload bytes.
 from . import pbuf
 from .tcp import EAGAIN
@@ -111,6 +114,33 @@ def source(tcp, port, chunk=SOURCE_CHUNK):
         pcb.recv_cb = recv
         pcb.sent_cb = lambda pcb, n: fill(pcb)
         fill(pcb)
+        return True
+
+    return _listen(tcp, port, accept)
+
+
+QUOTE = b"Be conservative in what you do, be liberal in what you accept from others.\r\n"
+
+
+def qotd(tcp, port, quote=QUOTE):
+    """RFC 865 over TCP: send the quote by reference and close at once
+    (FIN after it); what the peer sends is read and dropped."""
+
+    def recv(pcb, p):
+        if p is None:
+            return
+        n = p.tot
+        pbuf.free(p)
+        pcb.recved(n)
+
+    def accept(pcb):
+        pcb.recv_cb = recv
+        p = pbuf.rom(quote)
+        if p is None or pcb.write(p) != 0:
+            if p is not None:
+                pbuf.free(p)
+            return False                # refused: reset
+        pcb.close()
         return True
 
     return _listen(tcp, port, accept)

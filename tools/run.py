@@ -200,6 +200,7 @@ def main():
     services.echo(st.tcp, 7)
     services.discard(st.tcp, 9)
     services.source(st.tcp, 19)
+    services.qotd(st.tcp, 17)
     if client is not None:
         client = services.Client(st.tcp, *client)
     poller = select.poll()
