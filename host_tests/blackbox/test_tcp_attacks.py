@@ -17,7 +17,8 @@ import pytest
 
 from tcp_peer import ACK, FIN, PSH, RST, SYN, Peer, mss_opt, sadd, sdiff, tcp_segment
 from tcp_util import (ECHO_PORT, DISCARD_PORT, SOURCE_PORT, PatternCheck, Sender,
-                      assert_quiet_then_empty, connect, recv_all, source_pattern, tcp_states)
+                      assert_quiet_then_empty, connect, figure, recv_all, source_pattern,
+                      tcp_states)
 
 pytestmark = pytest.mark.blackbox
 
@@ -129,14 +130,17 @@ FLOOD_BACKLOG = 8           # services._listen: listen(8)
 @pytest.mark.stack_config(TCP_MSL_MS=MSL_MS, TCP_SYN_RETRIES=1, TCP_RTO_INITIAL_MS=200,
                           TCP_RTO_MIN_MS=200)
 def test_syn_flood_bounded_while_established_moves_data(stack, peer):
-    """SYNs from many ports of one peer at the echo listener while Linux
-    echoes 4 MiB through the same port: the SYN queue never holds more than
+    """SYNs from many ports of one peer at the echo listener for as long as
+    Linux echoes 4 MiB through the same port: the SYN queue never holds more than
     the backlog, the rest is counted (tcp_backlog_full), the transfer is
     intact; the half-open connections die after their SYN-ACK retries."""
-    n_syn = 1500
-    frames = [peer.frame(tcp_segment(peer.ip, stack.stack_ip, 10000 + i, ECHO_PORT,
-                                     0x1000000 * (i % 200) + i, 0, SYN, options=mss_opt()))
-              for i in range(n_syn)]
+    min_syn = 1500
+    max_syn = 20000
+
+    def syn(i):
+        return peer.frame(tcp_segment(peer.ip, stack.stack_ip, 10000 + i, ECHO_PORT,
+                                      0x1000000 * (i % 200) + i, 0, SYN, options=mss_opt()))
+
     before = stack.counters()
     mark = peer.wire.mark()
     s = connect(stack, ECHO_PORT)
@@ -155,24 +159,30 @@ def test_syn_flood_bounded_while_established_moves_data(stack, peer):
     reader.start()
     max_half_open = 0
     sent = 0
+    during = 0                  # SYNs sent while the transfer was still going
     try:
+        # the flood goes on until the transfer is over (and at least min_syn)
         deadline = time.monotonic() + 30
-        while sent < n_syn and time.monotonic() < deadline:
-            for f in frames[sent:sent + 100]:
-                peer.wire.send(f)
+        while (sent < min_syn or reader.is_alive()) and sent < max_syn \
+                and time.monotonic() < deadline:
+            busy = reader.is_alive()
+            for i in range(sent, sent + 100):
+                peer.wire.send(syn(i))
             sent += 100
+            if busy:
+                during += 100
             snap = stack.counters()
             max_half_open = max(max_half_open, tcp_states(snap).get("SYN_RCVD", 0))
-            time.sleep(0.01)
+            time.sleep(0.005)
         reader.join(60)
         tx.join(10)
     finally:
         s.close()
-    assert sent == n_syn
     assert "e" not in result, repr(result.get("e"))
     assert tx.error is None, repr(tx.error)
     digest, got = result["r"]
     assert got == size and digest == tx.digest, "the echo under the flood differs"
+    assert during >= 200, "the transfer was over after %d SYNs" % during
     assert max_half_open <= FLOOD_BACKLOG, "SYN_RCVD connections: %d" % max_half_open
     # every SYN either got a connection in SYN_RCVD (and its SYN-ACK) or was
     # counted as refused by the full backlog
@@ -180,9 +190,11 @@ def test_syn_flood_bounded_while_established_moves_data(stack, peer):
     _, segs = peer.segs_since(mark)
     answered = {x.dport for x in segs if x.flags & (SYN | ACK) == SYN | ACK}
     d = stack.delta_since(before)
-    assert d.get("tcp_backlog_full", 0) + len(answered) == n_syn, (d, len(answered))
-    assert d.get("tcp_backlog_full", 0) >= n_syn - 10 * FLOOD_BACKLOG, d
+    assert d.get("tcp_backlog_full", 0) + len(answered) == sent, (d, len(answered), sent)
+    assert d.get("tcp_backlog_full", 0) >= sent - 10 * FLOOD_BACKLOG, d
     assert d.get("tcp_accepted") == 1, d
+    figure("tcp_syn_flood", syns=sent, during_transfer=during, backlog_full=d["tcp_backlog_full"],
+           max_syn_rcvd=max_half_open)
     # the half-open ones time out (one SYN-ACK retry, then forgotten)
     assert_quiet_then_empty(stack, MSL_MS, slack_s=3.0)
 
