@@ -208,9 +208,9 @@ BAD_OPTIONS = [
     ("kind without a length byte", bytes([1, 1, 1, 2])),
     ("MSS of length 3", bytes([2, 3, 5, 1])),
     ("unknown kind of length 0", bytes([1, 1, 254, 0])),
+    ("MSS of value 0 (536 used)", bytes([2, 4, 0, 0])),
 ]
 GOOD_OPTIONS = [
-    ("MSS 0 (means the default)", bytes([2, 4, 0, 0])),
     ("NOPs, timestamps, EOL and garbage after it", bytes([1, 1, 8, 10]) + os.urandom(8)
      + bytes([0, 2, 0, 0])),
     ("no options", b""),
