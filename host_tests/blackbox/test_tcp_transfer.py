@@ -9,7 +9,8 @@ TAP, on both widths (issue 7: "64 MiB each way ..., sha256 identical").
   (the same immutable buffer sent by reference again and again); after our
   FIN the stack sends what it queued and closes.
 
-N is 8 MiB in CI and 64 MiB under `make soak` (ZC_SOAK=1). The stack copies
+N is 8 MiB in CI and 64 MiB under `make soak` (ZC_SOAK=1); the lossy echo
+(5% loss, 5% reordering, 1% duplication each way) 1 MiB and 16 MiB. The stack copies
 no payload byte (`copied` stays 0), its pool is back at baseline and no
 connection is left but TIME_WAIT ones (none here: Linux closes first).
 """
@@ -120,3 +121,41 @@ def test_tcp_source_pattern_then_graceful_close(stack):
     d = stack.delta(before, snap)
     assert d.get("tcp_accepted") == 1 and d.get("tcp_closed") == 1, d
     assert d["copied"] == 0, "source copied %d payload bytes" % d["copied"]
+
+
+LOSSY_N = (16 if SOAK else 1) * MIB
+LOSSY = dict(TCP_MSL_MS=MSL_MS, TCP_RTO_MIN_MS=200, IMPAIR_SEED=7,
+             IMPAIR_RX_LOSS_PCT=5.0, IMPAIR_TX_LOSS_PCT=5.0,
+             IMPAIR_RX_REORDER_PCT=5.0, IMPAIR_TX_REORDER_PCT=5.0,
+             IMPAIR_RX_DUP_PCT=1.0, IMPAIR_TX_DUP_PCT=1.0)
+
+
+@both_widths
+@pytest.mark.stack_config(**LOSSY)
+def test_tcp_echo_lossy_sha256(stack):
+    """Issue 7: "16 MiB each way with 5% loss, 5% reordering and 1%
+    duplication injected, sha256 identical" (1 MiB in CI), both directions
+    of the stack's wire impaired (stack/impair.py)."""
+    before = stack.counters()
+    s = connect(stack, ECHO_PORT, timeout=60)
+    try:
+        tx = Sender(s, LOSSY_N)
+        t0 = time.monotonic()
+        tx.start()
+        digest, got = recv_all(s, LOSSY_N + 1, t0 + (1200 if SOAK else 120))
+        took = time.monotonic() - t0
+        tx.join(60)
+        assert not tx.is_alive(), "sender still running"
+        assert tx.error is None, "send failed after %d bytes: %r" % (tx.sent, tx.error)
+    finally:
+        s.close()
+    assert got == LOSSY_N, "echo returned %d of %d bytes" % (got, LOSSY_N)
+    assert digest == tx.digest, "echo differs from what was sent (sha256)"
+    snap, _ = assert_quiet_then_empty(stack, MSL_MS, slack_s=5.0)
+    d = stack.delta(before, snap)
+    figure("tcp_echo_lossy", width=_width(stack), mib_each_way=LOSSY_N // MIB,
+           seconds=round(took, 3), mb_s_each_way=round(LOSSY_N / took / 1e6, 3),
+           retransmits=d.get("tcp_retransmit", 0), rto=d.get("tcp_rto", 0),
+           fast_retransmit=d.get("tcp_fast_retransmit", 0))
+    assert d.get("tcp_rx_bytes") == LOSSY_N, d
+    assert d.get("tcp_retransmit", 0) > 0, d      # the loss was there, and repaired
