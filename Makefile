@@ -44,8 +44,8 @@ test: build-all
 test-unit:
 	ZC_MICROPYTHON=$(MPY64) ZC_MICROPYTHON32=$(MPY32) $(PY) -m pytest -q host_tests/unit
 
-# The long TCP runs over TAP (64 MiB each way, 1,000 connect/close cycles each
-# way) on both widths, the same tests as `make test` with ZC_SOAK=1; the
+# The long TCP runs over TAP (64 MiB each way, 16 MiB through loss, reordering
+# and duplication, 1,000 connect/close cycles each way) on both widths, the same tests as `make test` with ZC_SOAK=1; the
 # measured figures (MB/s, seconds) end up in build/soak/tcp_figures.jsonl.
 SOAK_TESTS := host_tests/blackbox/test_tcp_transfer.py host_tests/blackbox/test_tcp_cycles.py
 soak: build-all
