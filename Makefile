@@ -17,7 +17,7 @@ NETIF ?= tap
 # tools/run.py's arguments, on one line (make echoes the command as written).
 RUN_ARGS := --netif $(NETIF) $(if $(TAP),--tap $(TAP)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC)) $(foreach s,$(SET),--set $(s))
 
-.PHONY: build build-all deps run test test-unit bench clean
+.PHONY: build build-all deps run test test-unit soak bench clean
 
 # Each target first installs what it needs that the machine lacks (tools/deps.sh).
 # The built binary's path goes to stderr: `make bench` prints JSON on stdout.
@@ -43,6 +43,16 @@ test: build-all
 # The unit modules only (CPython, and the MicroPython twins on both widths).
 test-unit:
 	ZC_MICROPYTHON=$(MPY64) ZC_MICROPYTHON32=$(MPY32) $(PY) -m pytest -q host_tests/unit
+
+# The long TCP runs over TAP (64 MiB each way, 16 MiB through loss, reordering
+# and duplication, 1,000 connect/close cycles each way) on both widths, the same tests as `make test` with ZC_SOAK=1; the
+# measured figures (MB/s, seconds) end up in build/soak/tcp_figures.jsonl.
+SOAK_TESTS := host_tests/blackbox/test_tcp_transfer.py host_tests/blackbox/test_tcp_cycles.py
+soak: build-all
+	@tools/deps.sh test
+	@mkdir -p build/soak && rm -f build/soak/tcp_figures.jsonl
+	ZC_SOAK=1 ZC_TCP_FIGURES=build/soak/tcp_figures.jsonl ZC_MICROPYTHON=$(MPY64) ZC_MICROPYTHON32=$(MPY32) $(PY) -m pytest -q -o timeout=1800 $(SOAK_TESTS)
+	@cat build/soak/tcp_figures.jsonl
 
 # BENCH_ARGS: e.g. "--count 200 --cases icmp_56,udp_64" (see tools/bench/echo_rtt.py)
 # The report goes to build/bench/echo_rtt.json (BITS=32: echo_rtt32.json).

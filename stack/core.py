@@ -9,7 +9,7 @@ from .icmp import Icmp
 from .ipv4 import Ipv4
 from .netif import Netif
 from .pool import at_baseline, pool
-from .tcp import Tcp
+from .tcp import STATE_NAMES, Tcp
 from .udp import Udp
 from .wire import TICKS_MAX, be16, ip_addr, ticks_add, ticks_diff
 
@@ -121,7 +121,17 @@ class Stack:
             "baseline": at_baseline(),
             "driver": self.drv_stats if self.drv_stats is not None else self.netif.drv.stats(),
             "copied": pbuf.copied(),
+            "tcp": self.tcp_summary(),
         }
+
+    def tcp_summary(self):
+        """TCP connections by state (only states that have one) and listeners."""
+        states = {}
+        for pcb in self.tcp.active:
+            k = STATE_NAMES[pcb.state]
+            states[k] = states.get(k, 0) + 1
+        return {"pcbs": len(self.tcp.active), "listeners": len(self.tcp.listeners),
+                "states": states}
 
     def shutdown(self):
         """Free everything the stack holds and close the driver."""

@@ -69,8 +69,35 @@ def render_schema(counters):
                                         "hdr_total (DESIGN invariant 4)"},
             "copied": {"type": "integer", "minimum": 0,
                        "description": "payload bytes copied by the stack's one copy helper"},
+            "tcp": {
+                "type": "object",
+                "description": "TCP connections now",
+                "properties": {
+                    "pcbs": {"type": "integer", "minimum": 0,
+                             "description": "connections in the table (TCP_MAX_PCBS bounds it)"},
+                    "listeners": {"type": "integer", "minimum": 0,
+                                  "description": "listening ports"},
+                    "states": {"type": "object",
+                               "description": "connections per state name (RFC 9293 3.3.2), "
+                                              "only states that have one",
+                               "additionalProperties": {"type": "integer", "minimum": 1}},
+                },
+                "required": ["pcbs", "listeners", "states"],
+                "additionalProperties": False,
+            },
+            "heap": {
+                "type": "object",
+                "description": "MicroPython heap after gc.collect() (tools/run.py adds it; "
+                               "Stack.snapshot() does not)",
+                "properties": {
+                    "alloc": {"type": "integer", "minimum": 0, "description": "gc.mem_alloc()"},
+                    "free": {"type": "integer", "minimum": 0, "description": "gc.mem_free()"},
+                },
+                "required": ["alloc", "free"],
+                "additionalProperties": False,
+            },
         },
-        "required": ["counters", "driver", "pool", "baseline", "copied"],
+        "required": ["counters", "driver", "pool", "baseline", "copied", "tcp"],
         "additionalProperties": False,
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"

@@ -2,6 +2,7 @@
 #
 #   micropython tools/run.py [--netif tap] [--tap NAME] [--ip A] [--host-ip B]
 #                            [--prefix N] [--mac M] [--set NAME=VALUE]...
+#                            [--connect A.B.C.D:PORT [--count N] [--bytes B]]
 #
 # Without --tap it creates TAP `zc0` (gone when this process ends, whatever
 # happens) and gives the host side --host-ip/--prefix; with --tap it attaches
@@ -10,11 +11,17 @@
 # unix port has no `signal` module): SIGTERM/SIGINT shut down cleanly and print
 # `STOPPED {json}`; SIGUSR1 prints the counters and pool levels as one JSON line.
 #
+# --connect: besides the services, a TCP client (stack/services.Client) makes
+# N connections to an echo server there, one after the other, each sending
+# B bytes and checking they come back, and prints `CLIENT {json}` (cycles, ok,
+# bad, errors, bytes) when the last one ended.
+#
 # --tap NAME must name an existing device (attaching never creates one). The
 # PID goes to .run/<tap>.net<N>.pid, N the inode of this process's network
 # namespace (/proc/self/ns/net), so instances in different namespaces each
 # have their own; a TAP already in use is refused naming the PID found there.
 # The system calls come from our C module `zcsys` (no ffi: a 32-bit build has none).
+import gc
 import json
 import os
 import select
@@ -34,7 +41,8 @@ SIGTERM = 15
 EBUSY = 16
 
 USAGE = ("usage: run.py [--netif tap] [--tap NAME] [--ip A.B.C.D] [--host-ip A.B.C.D]"
-         " [--prefix N] [--mac XX:..] [--set NAME=VALUE]...")
+         " [--prefix N] [--mac XX:..] [--set NAME=VALUE]..."
+         " [--connect A.B.C.D:PORT [--count N] [--bytes B]]")
 
 
 def die(msg):
@@ -46,7 +54,8 @@ def die(msg):
 
 def parse_args(argv):
     opts = {"netif": "tap", "tap": None, "ip": "198.51.100.2", "host_ip": "198.51.100.1",
-            "prefix": "24", "mac": "02:00:00:00:00:02", "gw": None, "set": []}
+            "prefix": "24", "mac": "02:00:00:00:00:02", "gw": None, "set": [],
+            "connect": None, "count": "1", "bytes": "4096"}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -117,6 +126,15 @@ def sh(cmd):
         die("run.py: failed: " + cmd)
 
 
+def snapshot(st):
+    """The stack's snapshot and the heap after a collection (what a
+    connection costs is measured from it)."""
+    snap = st.snapshot()
+    gc.collect()
+    snap["heap"] = {"alloc": gc.mem_alloc(), "free": gc.mem_free()}
+    return snap
+
+
 def main():
     opts = parse_args(sys.argv[1:])
     for kv in opts["set"]:
@@ -138,6 +156,12 @@ def main():
         prefix = int(opts["prefix"])
         if not 0 < prefix <= 30:
             raise ValueError("prefix")
+        client = None
+        if opts["connect"]:
+            a, p = opts["connect"].rsplit(":", 1)
+            client = (ip_parse(a), int(p), int(opts["count"]), int(opts["bytes"]))
+            if not (0 < client[1] < 65536 and client[2] >= 0 and 0 < client[3]):
+                raise ValueError("--connect/--count/--bytes")
     except ValueError as e:
         die("run.py: bad address or prefix (%s)\n%s" % (e, USAGE))
     here = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
@@ -176,6 +200,9 @@ def main():
     services.echo(st.tcp, 7)
     services.discard(st.tcp, 9)
     services.source(st.tcp, 19)
+    services.qotd(st.tcp, 17)
+    if client is not None:
+        client = services.Client(st.tcp, *client)
     poller = select.poll()
     # a C driver answers MP_STREAM_GET_FILENO; the Python layer gives its fd
     poller.register(drv.fileno() if impaired else drv, select.POLLIN)
@@ -190,6 +217,12 @@ def main():
         # (that is its wrap on 32-bit ones); deadlines compare wrap-safely
         now = time.ticks_ms() & TICKS_MAX
         wait = ticks_diff(st.poll(now), now)
+        if client is not None:
+            if client.kick():
+                wait = 0                # its SYN goes out in the next poll
+            elif client.done is not None:
+                print("CLIENT " + json.dumps(client.done))
+                client = None
         if wait < 0:
             wait = 0
         elif wait > config.POLL_IDLE_MAX_MS:
@@ -200,7 +233,7 @@ def main():
             s = sigs.take()
             while s:
                 if s == SIGUSR1:
-                    print(json.dumps(st.snapshot()))
+                    print(json.dumps(snapshot(st)))
                 elif s in (SIGTERM, SIGINT):
                     running = False
                 s = sigs.take()

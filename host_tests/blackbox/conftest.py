@@ -18,7 +18,8 @@ ZC_MICROPYTHON32, build/unix32/micropython, and missing it fails the test).
 After each test the pool must be back at baseline (free + held[H_RXPOST] ==
 total), live and in the STOPPED line, and the process must exit 0: a leak or
 an unclean exit fails the test. Tunables for a test:
-`@pytest.mark.stack_config(REASM_TIMEOUT_MS=500)`.
+`@pytest.mark.stack_config(REASM_TIMEOUT_MS=500)`; more run.py arguments:
+`@pytest.mark.stack_args("--connect", "198.51.100.1:7007")`.
 """
 import json
 import os
@@ -58,6 +59,7 @@ SKIP_REASON = ("BLACK-BOX SUITE NOT RUN: it needs root and /dev/net/tun (%s). "
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "stack_config(**settings): tools/run.py --set overrides")
+    config.addinivalue_line("markers", "stack_args(*argv): more tools/run.py arguments")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -260,6 +262,8 @@ def stack(request, netns):
         settings.update(m.kwargs)
     width = getattr(request, "param", "64")
     st = Stack(netns, settings, BINARIES[width])
+    for m in request.node.iter_markers("stack_args"):
+        st.args += list(m.args)
     request.node._zc_stack = st
     try:
         st.start()

@@ -105,8 +105,11 @@ def test_pid_file_and_clean_shutdown(netns, sig):
         assert "198.51.100.1/24" in addrs
         os.kill(pid, signal.SIGUSR1)
         snap = json.loads(pr.line())
-        assert set(snap) == {"counters", "driver", "pool", "baseline", "copied"}
+        assert set(snap) == {"counters", "driver", "pool", "baseline", "copied", "tcp", "heap"}
         assert snap["counters"]["arp_gratuitous_tx"] == 1
+        # the services listen (echo, discard, qotd, source); no connection yet
+        assert snap["tcp"] == {"pcbs": 0, "listeners": 4, "states": {}}
+        assert 0 < snap["heap"]["alloc"] and 0 < snap["heap"]["free"]
         os.kill(pid, sig)
         stopped = pr.expect("STOPPED")
         assert pr.finish() == 0
