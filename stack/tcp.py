@@ -119,6 +119,7 @@ class Pcb:
         self.snd_ws_offered = False
         self.ts_ok = False
         self.ts_recent = bytearray(4)
+        self.last_ack = bytearray(4)    # Last.ACK.sent (RFC 7323 5.3 R3)
         self.sack_ok = False
         # keepalive (off unless the application turns it on)
         self.keepalive = False
@@ -562,6 +563,7 @@ class Tcp:
         if flags & ACK:
             pcb.ack_at = _NO_TIMER
             pcb.unacked_segs = 0
+            copy_field(pcb.last_ack, 0, pcb.rcv_nxt, 0, 4)
         return st.ip.output(h, None, pcb.rip, PROTO_TCP, tag=TX_TCP)
 
     def _send_syn(self, pcb):
@@ -986,8 +988,10 @@ class Tcp:
                     pcb.tw_at = ticks_add(self.st.now, 2 * config.TCP_MSL_MS)
             pbuf.free(p)
             return
-        if ts >= 0 and rel <= 0:
-            copy_field(pcb.ts_recent, 0, b, ts, 4)     # RFC 7323 5.3 R3
+        if ts >= 0 and not seq_lt(pcb.last_ack, 0, b, o + 4):
+            # RFC 7323 5.3 R3: SEG.SEQ <= Last.ACK.sent, so one ACK for
+            # several segments echoes the first one's TSval (4.3 (A))
+            copy_field(pcb.ts_recent, 0, b, ts, 4)
         if pcb.keepalive:
             pcb.ka_at = ticks_add(self.st.now, config.TCP_KEEPIDLE_MS)
             pcb.ka_probes = 0

@@ -99,3 +99,109 @@ def test_wscale_over_14_taken_as_14_and_ack_too_old():
 0.030 app tcp_counters tcp_challenge_ack=1
 0.040 app state ESTABLISHED
 """)
+
+
+# ---- timestamps and PAWS (RFC 7323 sections 3, 4, 5) ---------------------------------
+
+TS_OPEN = """
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460, sackOK, TS val 1000 ecr 0, nop, wscale 7>
+0.000 > S. 0:0(0) ack 1 win 23360 <mss 1460, sackOK, TS val 0 ecr 1000, nop, wscale 0>
+0.010 < . 1:1(0) ack 1 win 100 <nop, nop, TS val 1010 ecr 0>
+0.010 app tcp_counters tcp_accepted=1
+"""
+
+
+def test_ts_every_segment_echoes_ts_recent():
+    # TSval is our ms clock; TSecr the peer's TSval of the last segment at
+    # (or before) the ACK we last sent (5.3 R3): an out-of-order segment's
+    # is not taken, the one that fills the hole is
+    run(TS_OPEN + """
+0.020 app write 100
+0.020 > P. 1:101(100) ack 1 win 23360 <nop, nop, TS val 20 ecr 1010>
+0.030 < P. 1:101(100) ack 101 win 100 <nop, nop, TS val 1030 ecr 20>
+0.070 > . 101:101(0) ack 101 <nop, nop, TS val 70 ecr 1030>
+0.080 < . 201:301(100) ack 101 win 100 <nop, nop, TS val 1080 ecr 70>
+0.080 > . 101:101(0) ack 101 <nop, nop, TS val 80 ecr 1030, nop, nop, sack 201:301>
+0.090 < . 101:201(100) ack 101 win 100 <nop, nop, TS val 1090 ecr 70>
+0.090 > . 101:101(0) ack 301 <nop, nop, TS val 90 ecr 1090>
+0.090 app received 300
+0.100 app close
+0.100 > F. 101:101(0) ack 301 <nop, nop, TS val 100 ecr 1090>
+0.110 < F. 301:301(0) ack 102 win 100 <nop, nop, TS val 1110 ecr 100>
+0.110 > . 102:102(0) ack 302 <nop, nop, TS val 110 ecr 1110>
+0.110 app state TIME_WAIT
+""", autorecv=True)
+
+
+def test_ts_delayed_ack_echoes_the_earliest_segment():
+    # RFC 7323 4.3 (A) and 5.3 R3: one ACK for two segments echoes the TSval
+    # of the first (SEG.SEQ <= Last.ACK.sent), so the peer's RTT sample
+    # includes our ACK delay
+    run(TS_OPEN + """
+0.100 < . 1:1461(1460) ack 1 win 100 <nop, nop, TS val 1100 ecr 0>
+0.110 < . 1461:2921(1460) ack 1 win 100 <nop, nop, TS val 1110 ecr 0>
+0.110 > . 1:1(0) ack 2921 <nop, nop, TS val 110 ecr 1100>
+0.200 < . 2921:4381(1460) ack 1 win 100 <nop, nop, TS val 1200 ecr 110>
+0.240 > . 1:1(0) ack 4381 <nop, nop, TS val 240 ecr 1200>
+""", autorecv=True, TCP_DELACK_MS=40)
+
+
+def test_paws_old_tsval_acked_and_dropped_rst_exempt():
+    # 5.3 R1: TSval older than TS.Recent: an ACK, the data dropped (even at
+    # RCV.NXT); TSval equal to TS.Recent is fine; a RST is exempt
+    run(TS_OPEN + """
+0.100 < P. 1:101(100) ack 1 win 100 <nop, nop, TS val 1009 ecr 0>
+0.100 > . 1:1(0) ack 1 <nop, nop, TS val 100 ecr 1010>
+0.100 app received 0
+0.100 app tcp_counters tcp_paws=1
+0.200 < P. 1:101(100) ack 1 win 100 <nop, nop, TS val 1010 ecr 0>
+0.240 > . 1:1(0) ack 101 <nop, nop, TS val 240 ecr 1010>
+0.240 app received 100
+0.250 < F. 101:101(0) ack 1 win 100 <nop, nop, TS val 900 ecr 0>    // an old FIN: dropped too
+0.250 > . 1:1(0) ack 101 <nop, nop, TS val 250 ecr 1010>
+0.250 app state ESTABLISHED
+0.250 app tcp_counters tcp_paws=1
+0.300 < R. 101:101(0) ack 1 win 0 <nop, nop, TS val 5 ecr 0>
+0.300 app err ECONNRESET
+0.300 app tcp_counters tcp_rst_rx=1
+0.300 app pcbs 0
+""", autorecv=True)
+
+
+def test_ts_peer_tsval_across_2_32():
+    # the peer's clock wraps: 0x10 is newer than 0xFFFFFFF0, 0xFFFFFFF8 older than 0x10
+    run("""
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460, nop, nop, TS val 4294967280 ecr 0>
+0.000 > S. 0:0(0) ack 1 <mss 1460, nop, nop, TS val 0 ecr 4294967280>
+0.010 < . 1:1(0) ack 1 win 65535 <nop, nop, TS val 4294967290 ecr 0>
+0.100 < P. 1:101(100) ack 1 win 65535 <nop, nop, TS val 16 ecr 10>
+0.140 > . 1:1(0) ack 101 <nop, nop, TS val 140 ecr 16>
+0.200 < P. 101:201(100) ack 1 win 65535 <nop, nop, TS val 4294967288 ecr 10>
+0.200 > . 1:1(0) ack 101 <nop, nop, TS val 200 ecr 16>
+0.200 app received 100
+0.200 app tcp_counters tcp_accepted=1 tcp_paws=1
+""", autorecv=True)
+
+
+def test_ts_not_offered_not_sent():
+    # a SYN without TS: none in the SYN-ACK, none afterwards (3.2); an
+    # active open whose SYN-ACK has none: none afterwards either
+    run("""
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460, sackOK>
+0.000 > S. 0:0(0) ack 1 <mss 1460, nop, nop, sackOK>
+0.010 < . 1:1(0) ack 1 win 65535 <nop, nop, TS val 5 ecr 0>   // a TS now means nothing
+0.020 app write 10
+0.020 > P. 1:11(10) ack 1 <>
+0.030 < P. 1:11(10) ack 11 win 65535
+0.070 > . 11:11(0) ack 11 <>
+flow 40001
+0.100 app connect
+0.100 > S 0:0(0) <mss 1460, sackOK, TS val 100 ecr 0, nop, wscale 0>
+0.110 < S. 0:0(0) ack 1 win 65535 <mss 1460, sackOK>
+0.110 > . 1:1(0) ack 1 <>
+0.120 app write 10
+0.120 > P. 1:11(10) ack 1 <>
+""")
