@@ -214,6 +214,8 @@ class Tcp:
         self.key = os.urandom(16)   # RFC 6528: the secret of the ISN function
         self._born = 0
         self._scratch = bytearray(4)
+        self._ts_wraps = 0          # times the 2^30 ticks clock wrapped (mod 4): TSval's top bits
+        self._ts_last = 0
         self._mss_opt = bytearray(4)
 
     # --- pcbs -------------------------------------------------------------------------
@@ -467,10 +469,21 @@ class Tcp:
     def _put_ts(self, pcb, b, i):
         b[i] = OPT_TS
         b[i + 1] = 10
-        t = self.st.now                     # TSval: our ms clock (< 2^30)
-        put16(b, i + 2, t >> 16)
+        t = self._ts_clock()                # TSval: our ms clock, 32 bits (RFC 7323 5.4)
+        put16(b, i + 2, (self._ts_wraps << 14) | (t >> 16))
         put16(b, i + 4, t & 0xFFFF)
         copy_field(b, i + 6, pcb.ts_recent, 0, 4)
+
+    def _ts_clock(self):
+        """The ticks clock (< 2^30), counting its wraps, so TSval = wraps *
+        2^30 + ticks goes on growing mod 2^32 instead of falling back to 0
+        (the peer's PAWS would drop what we send). Called from every timer
+        tick too, so no wrap goes unseen."""
+        t = self.st.now
+        if t < self._ts_last:
+            self._ts_wraps = (self._ts_wraps + 1) & 3
+        self._ts_last = t
+        return t
 
     def _put_opts(self, pcb, b, i, syn):
         if syn:
@@ -1354,6 +1367,7 @@ class Tcp:
 
     # --- timers -----------------------------------------------------------------------
     def tick(self, now):
+        self._ts_clock()
         for pcb in list(self.active):
             if pcb.state == CLOSED:
                 continue

@@ -185,6 +185,25 @@ def test_ts_peer_tsval_across_2_32():
 """, autorecv=True)
 
 
+def test_ts_our_clock_across_the_2_30_wrap():
+    # the stack's ticks wrap at 2^30; TSval must keep growing mod 2^32
+    # (5.4: monotone), or the peer's PAWS throws our segments away
+    from support import NEAR_WRAP
+    t0 = NEAR_WRAP
+    run("""
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460, nop, nop, TS val 7 ecr 0>
+0.000 > S. 0:0(0) ack 1 <mss 1460, nop, nop, TS val %d ecr 7>
+0.010 < . 1:1(0) ack 1 win 65535 <nop, nop, TS val 8 ecr %d>
+0.500 app write 10
+0.500 > P. 1:11(10) ack 1 <nop, nop, TS val %d ecr 8>
+1.500 > P. 1:11(10) ack 1 <nop, nop, TS val %d ecr 8>      // after the wrap
+1.510 < . 1:1(0) ack 11 win 65535 <nop, nop, TS val 9 ecr %d>
+2.000 app write 10
+2.000 > P. 11:21(10) ack 1 <nop, nop, TS val %d ecr 9>
+""" % (t0, t0, t0 + 500, t0 + 1500, t0 + 1500, t0 + 2000), now=NEAR_WRAP)
+
+
 def test_ts_not_offered_not_sent():
     # a SYN without TS: none in the SYN-ACK, none afterwards (3.2); an
     # active open whose SYN-ACK has none: none afterwards either
