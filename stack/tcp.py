@@ -129,7 +129,8 @@ class Pcb:
         self.rcv_nxt = bytearray(4)
         self.rcv_wnd = 0
         self.rcv_ann = 0            # window last announced (its right edge, from RCV.NXT)
-        self.ooseq = []             # [start, end, pbuf], offsets from RCV.NXT, sorted
+        self.ooseq = []             # [start, end, pbuf, arrival], offsets from RCV.NXT, sorted
+        self.ooseq_n = 0            # arrival stamp of the newest out-of-order segment
         self.fin_rcvd = False
         self.unacked_segs = 0       # in-order segments not acknowledged yet
         # timers (ticks, or _NO_TIMER)
@@ -217,6 +218,8 @@ class Tcp:
         self._ts_wraps = 0          # times the 2^30 ticks clock wrapped (mod 4): TSval's top bits
         self._ts_last = 0
         self._mss_opt = bytearray(4)
+        self._sack_s = 0            # the SACK block _sack_pick found
+        self._sack_e = 0
 
     # --- pcbs -------------------------------------------------------------------------
     def new(self):
@@ -461,7 +464,7 @@ class Tcp:
             return n
         n = 12 if pcb.ts_ok else 0
         if pcb.sack_ok and pcb.ooseq:
-            k = len(pcb.ooseq)
+            k = self._sack_runs(pcb.ooseq)
             m = 3 if pcb.ts_ok else 4
             n += 4 + 8 * (k if k < m else m)
         return n
@@ -519,23 +522,60 @@ class Tcp:
             self._put_ts(pcb, b, i + 2)
             i += 12
         if pcb.sack_ok and pcb.ooseq:
-            # RFC 2018: the blocks of out-of-order data we hold, newest first
+            # RFC 2018 4: one block per contiguous run of out-of-order data we
+            # hold, the run of the newest segment first, then by recency
             q = pcb.ooseq
             m = 3 if pcb.ts_ok else 4
-            k = len(q) if len(q) < m else m
+            k = self._sack_runs(q)
+            if k > m:
+                k = m
             b[i] = 1
             b[i + 1] = 1
             b[i + 2] = OPT_SACK
             b[i + 3] = 2 + 8 * k
             i += 4
-            j = len(q) - 1
+            below = pcb.ooseq_n + 1
             while k > 0:
-                f = q[j]
-                seq_add(b, i, pcb.rcv_nxt, 0, f[0])
-                seq_add(b, i + 4, pcb.rcv_nxt, 0, f[1])
+                below = self._sack_pick(q, below)
+                seq_add(b, i, pcb.rcv_nxt, 0, self._sack_s)
+                seq_add(b, i + 4, pcb.rcv_nxt, 0, self._sack_e)
                 i += 8
-                j -= 1
                 k -= 1
+
+    def _sack_runs(self, q):
+        """Contiguous runs in the out-of-order queue (sorted, disjoint)."""
+        n = 0
+        end = 0
+        for f in q:
+            if n == 0 or f[0] != end:
+                n += 1
+            end = f[1]
+        return n
+
+    def _sack_pick(self, q, below):
+        """The run whose newest segment is the newest of those older than
+        `below` (an arrival stamp): its edges in self._sack_s/_sack_e (no
+        tuple: this is on every ACK); returns its stamp."""
+        best = -1
+        rs = re = 0
+        rt = -1
+        for f in q:
+            if rt >= 0 and f[0] != re:
+                if best < rt < below:
+                    best = rt
+                    self._sack_s = rs
+                    self._sack_e = re
+                rt = -1
+            if rt < 0:
+                rs = f[0]
+            re = f[1]
+            if f[3] > rt:
+                rt = f[3]
+        if best < rt < below:
+            best = rt
+            self._sack_s = rs
+            self._sack_e = re
+        return best
 
     def _segment(self, pcb, off, flags, data_off, n, syn_opts=False):
         """Send one segment: sequence UNA + off, n data bytes from data_off of
@@ -1214,7 +1254,8 @@ class Tcp:
         i = 0
         while i < len(q) and q[i][0] < s:
             i += 1
-        q.insert(i, [s, e, d])
+        pcb.ooseq_n = pcb.ooseq_n + 1 if q else 1
+        q.insert(i, [s, e, d, pcb.ooseq_n])
         self.ctr["tcp_ooseq"] += 1
 
     def _ack_now(self, pcb):

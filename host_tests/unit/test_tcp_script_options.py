@@ -224,3 +224,100 @@ flow 40001
 0.120 app write 10
 0.120 > P. 1:11(10) ack 1 <>
 """)
+
+
+# ---- SACK (RFC 2018) -------------------------------------------------------------------
+
+SACK_OPEN = """
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460, sackOK>
+0.000 > S. 0:0(0) ack 1 <mss 1460, nop, nop, sackOK>
+0.010 < . 1:1(0) ack 1 win 65535
+"""
+
+
+def test_sack_blocks_contiguous_newest_first_at_most_4():
+    # RFC 2018 4: each block a contiguous run of what we hold (adjacent
+    # segments are one block), the first the block of the segment that
+    # triggered the ACK, then the most recently reported ones; 4 at most
+    # without timestamps
+    run(SACK_OPEN + """
+0.100 < . 1461:2921(1460) ack 1 win 65535
+0.100 > . 1:1(0) ack 1 <nop, nop, sack 1461:2921>
+0.110 < . 4381:5841(1460) ack 1 win 65535
+0.110 > . 1:1(0) ack 1 <nop, nop, sack 4381:5841 1461:2921>
+0.120 < . 2921:4381(1460) ack 1 win 65535       // joins both: one block
+0.120 > . 1:1(0) ack 1 <nop, nop, sack 1461:5841>
+0.130 < . 8761:10221(1460) ack 1 win 65535
+0.130 > . 1:1(0) ack 1 <nop, nop, sack 8761:10221 1461:5841>
+0.140 < . 7301:8761(1460) ack 1 win 65535       // grows a block at its left edge
+0.140 > . 1:1(0) ack 1 <nop, nop, sack 7301:10221 1461:5841>
+0.150 < . 13141:14601(1460) ack 1 win 65535
+0.150 > . 1:1(0) ack 1 <nop, nop, sack 13141:14601 7301:10221 1461:5841>
+0.160 < . 11681:12681(1000) ack 1 win 65535    // below the newest: still first
+0.160 > . 1:1(0) ack 1 <nop, nop, sack 11681:12681 13141:14601 7301:10221 1461:5841>
+0.170 < . 16061:17521(1460) ack 1 win 65535    // five blocks: the oldest reported is left out
+0.170 > . 1:1(0) ack 1 <nop, nop, sack 16061:17521 11681:12681 13141:14601 7301:10221>
+0.180 < . 1:1461(1460) ack 1 win 65535          // the hole at RCV.NXT filled: what is left
+0.180 > . 1:1(0) ack 5841 <nop, nop, sack 16061:17521 11681:12681 13141:14601 7301:10221>
+0.180 app received 5840
+0.180 app tcp_counters tcp_accepted=1 tcp_ooseq=8
+""", autorecv=True)
+
+
+def test_sack_at_most_3_with_timestamps_and_on_every_ack():
+    # with timestamps 3 blocks fit; an ACK of in-order data and a
+    # challenge ACK carry them too
+    run(TS_OPEN + """
+0.100 < . 1461:2921(1460) ack 1 win 100 <nop, nop, TS val 1100 ecr 0>
+0.100 > . 1:1(0) ack 1 <nop, nop, TS val 100 ecr 1010, nop, nop, sack 1461:2921>
+0.110 < . 4381:5841(1460) ack 1 win 100 <nop, nop, TS val 1110 ecr 0>
+0.110 > . 1:1(0) ack 1 <nop, nop, TS val 110 ecr 1010, nop, nop, sack 4381:5841 1461:2921>
+0.120 < . 7301:8761(1460) ack 1 win 100 <nop, nop, TS val 1120 ecr 0>
+0.120 > . 1:1(0) ack 1 <nop, nop, TS val 120 ecr 1010, nop, nop, sack 7301:8761 4381:5841 1461:2921>
+0.130 < . 10221:11681(1460) ack 1 win 100 <nop, nop, TS val 1130 ecr 0>
+0.130 > . 1:1(0) ack 1 <nop, nop, TS val 130 ecr 1010, nop, nop, sack 10221:11681 7301:8761 4381:5841>
+0.200 < . 1:101(100) ack 1 win 100 <nop, nop, TS val 1200 ecr 0>
+0.200 > . 1:1(0) ack 101 <nop, nop, TS val 200 ecr 1200, nop, nop, sack 10221:11681 7301:8761 4381:5841>   // at once: a gap is left (RFC 5681 4.2)
+0.300 < S 101:101(0) win 100 <nop, nop, TS val 1300 ecr 0>
+0.300 > . 1:1(0) ack 101 <nop, nop, TS val 300 ecr 1300, nop, nop, sack 10221:11681 7301:8761 4381:5841>   // R3 before the SYN check (7323 appendix D)
+0.300 app tcp_counters tcp_ooseq=4 tcp_challenge_ack=1
+""", TCP_DELACK_MS=40)
+
+
+def test_sack_window_update_carries_blocks():
+    run(SACK_OPEN + """
+0.100 < . 1:1461(1460) ack 1 win 65535
+0.100 < . 2921:4381(1460) ack 1 win 65535
+0.100 > . 1:1(0) ack 1461 win 21900 <nop, nop, sack 2921:4381>
+0.200 app recved all
+0.200 > . 1:1(0) ack 1461 win 23360 <nop, nop, sack 2921:4381>
+""")
+
+
+def test_sack_edges_across_2_32():
+    # the peer's ISN 0xFFFFFF00: a held block whose right edge wrapped
+    isn = 0xFFFFFF00
+    run(SACK_OPEN + """
+0.100 < . 1:101(100) ack 1 win 65535
+0.100 < . 201:401(200) ack 1 win 65535
+0.100 > . 1:1(0) ack 101 <nop, nop, sack %d:%d>
+0.110 < . 501:601(100) ack 1 win 65535
+0.110 > . 1:1(0) ack 101 <nop, nop, sack %d:%d %d:%d>
+""" % ((isn + 201) & M32, (isn + 401) & M32, (isn + 501) & M32, (isn + 601) & M32,
+       (isn + 201) & M32, (isn + 401) & M32), isn=isn)
+
+
+def test_no_sack_when_not_permitted():
+    # the SYN had no SACK-permitted: out-of-order data is held, never SACKed
+    run("""
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460, nop, nop, TS val 1 ecr 0>
+0.000 > S. 0:0(0) ack 1 <mss 1460, nop, nop, TS val 0 ecr 1>
+0.010 < . 1:1(0) ack 1 win 65535 <nop, nop, TS val 2 ecr 0>
+0.100 < . 1461:2921(1460) ack 1 win 65535 <nop, nop, TS val 3 ecr 0>
+0.100 > . 1:1(0) ack 1 <nop, nop, TS val 100 ecr 2>
+0.200 < . 1:1461(1460) ack 1 win 65535 <nop, nop, TS val 4 ecr 0>
+0.200 > . 1:1(0) ack 2921 <nop, nop, TS val 200 ecr 4>
+0.200 app received 2920
+""")
