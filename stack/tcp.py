@@ -122,7 +122,7 @@ class Pcb:
         self.last_ack = bytearray(4)    # Last.ACK.sent (RFC 7323 5.3 R3)
         self.sack_ok = False
         # keepalive (off unless the application turns it on)
-        self.keepalive = False
+        self._ka = False
         self.ka_at = _NO_TIMER
         self.ka_probes = 0
         # receive side
@@ -153,6 +153,20 @@ class Pcb:
                                                self.rip[3], self.rport, STATE_NAMES[self.state])
 
     # --- the application's side ---------------------------------------------------
+    @property
+    def keepalive(self):
+        return self._ka
+
+    @keepalive.setter
+    def keepalive(self, on):
+        """SO_KEEPALIVE: the idle time counts from now (or from the
+        connection's establishment, if later)."""
+        self._ka = bool(on)
+        self.ka_probes = 0
+        self.ka_at = _NO_TIMER
+        if on and self.state in (ESTABLISHED, CLOSE_WAIT):
+            self.ka_at = ticks_add(self.tcp.st.now, config.TCP_KEEPIDLE_MS)
+
     @property
     def local_port(self):
         return self.lport
@@ -1045,7 +1059,7 @@ class Tcp:
             # RFC 7323 5.3 R3: SEG.SEQ <= Last.ACK.sent, so one ACK for
             # several segments echoes the first one's TSval (4.3 (A))
             copy_field(pcb.ts_recent, 0, b, ts, 4)
-        if pcb.keepalive:
+        if pcb._ka:
             pcb.ka_at = ticks_add(self.st.now, config.TCP_KEEPIDLE_MS)
             pcb.ka_probes = 0
         if fl & RST:
@@ -1425,7 +1439,7 @@ class Tcp:
                 self._probe(pcb, now)
             if pcb.ack_at != _NO_TIMER and ticks_diff(now, pcb.ack_at) >= 0:
                 self.send_ack(pcb)
-            if pcb.keepalive:
+            if pcb._ka:
                 self._keepalive(pcb, now)
             if pcb.blocked:
                 self.output(pcb)

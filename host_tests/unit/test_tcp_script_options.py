@@ -321,3 +321,63 @@ def test_no_sack_when_not_permitted():
 0.200 > . 1:1(0) ack 2921 <nop, nop, TS val 200 ecr 4>
 0.200 app received 2920
 """)
+
+
+# ---- keepalive (RFC 9293 3.8.4, RFC 1122 4.2.3.6) -------------------------------------
+
+OPEN = """
+0.000 app listen
+0.000 < S 0:0(0) win 65535 <mss 1460>
+0.000 > S. 0:0(0) ack 1 <mss 1460>
+0.010 < . 1:1(0) ack 1 win 65535
+0.010 app tcp_counters tcp_accepted=1
+"""
+KA = {"TCP_KEEPIDLE_MS": 1000, "TCP_KEEPINTVL_MS": 200, "TCP_KEEPCNT": 3}
+
+
+def test_keepalive_probes_answered_then_unanswered_times_out():
+    # probes carry SND.NXT - 1 and no data; an answer (any acceptable
+    # segment) restarts the idle time; TCP_KEEPCNT unanswered: RST, ETIMEDOUT
+    run(OPEN + """
+0.100 app keepalive on
+1.100 > . 0:0(0) ack 1                          // TCP_KEEPIDLE_MS of silence
+1.150 < . 1:1(0) ack 1 win 65535                // the answer
+2.150 > . 0:0(0) ack 1
+2.350 > . 0:0(0) ack 1                          // TCP_KEEPINTVL_MS apart
+2.360 < P. 1:11(10) ack 1 win 65535             // data answers too
+2.400 > . 1:1(0) ack 11
+3.360 > . 0:0(0) ack 11
+3.560 > . 0:0(0) ack 11
+3.760 > . 0:0(0) ack 11
+3.959 app state ESTABLISHED
+3.960 > R. 1:1(0) ack 11
+3.960 app err ETIMEDOUT
+3.960 app pcbs 0
+3.960 app tcp_counters tcp_keepalive_probe=6 tcp_timeout=1 tcp_rst_tx=1
+""", autorecv=True, **KA)
+
+
+def test_keepalive_off_by_default_and_after_off():
+    # never a probe unless asked; turned off, none; turned on again, the
+    # idle time counts from then (not from an old deadline)
+    run(OPEN + """
+9.000 app tcp_counters
+9.000 app keepalive on
+10.000 > . 0:0(0) ack 1
+10.010 app keepalive off
+30.000 app state ESTABLISHED
+30.000 app keepalive on                         // on again: the idle time starts now
+31.000 > . 0:0(0) ack 1
+31.000 app tcp_counters tcp_keepalive_probe=2
+""", **KA)
+
+
+def test_keepalive_with_timestamps():
+    # the probe is an ordinary segment of the connection: it carries the
+    # timestamp option too, and the answer's TSval is taken
+    run(TS_OPEN + """
+0.010 app keepalive on
+1.010 > . 0:0(0) ack 1 <nop, nop, TS val 1010 ecr 1010>
+1.020 < . 1:1(0) ack 1 win 100 <nop, nop, TS val 2020 ecr 1010>
+2.020 > . 0:0(0) ack 1 <nop, nop, TS val 2020 ecr 2020>
+""", **KA)
