@@ -125,6 +125,9 @@ class Pcb:
         self._ka = False
         self.ka_at = _NO_TIMER
         self.ka_probes = 0
+        # RFC 5961 7: this connection's challenge ACK budget (a token bucket)
+        self.ca_tokens = config.TCP_CHALLENGE_ACK_PER_S
+        self.ca_at = tcp.st.now
         # receive side
         self.rcv_nxt = bytearray(4)
         self.rcv_wnd = 0
@@ -1005,8 +1008,29 @@ class Tcp:
         return 0 <= rel < wnd or 0 <= rel + seglen - 1 < wnd
 
     def _challenge_ack(self, pcb):
-        """RFC 5961: answer a suspicious RST or SYN with an ACK (rate
-        limited), so a blind attacker cannot tear the connection down."""
+        """RFC 5961: answer a suspicious RST or SYN with an ACK, so a blind
+        attacker cannot tear the connection down; at most
+        TCP_CHALLENGE_ACK_PER_S per second (a burst of as many), section 7.
+        The bucket is per connection: a budget shared by all of them is an
+        off-path side channel (CVE-2016-5696) and lets one connection's
+        attacker silence the others' challenges."""
+        rate = config.TCP_CHALLENGE_ACK_PER_S
+        if rate > 0:
+            now = self.st.now
+            d = ticks_diff(now, pcb.ca_at)
+            if d < 0 or d >= 1000:
+                pcb.ca_tokens = rate        # idle for a second (or longer): a full bucket
+                pcb.ca_at = now
+            else:
+                gained = d * rate // 1000
+                if gained > 0:
+                    t = pcb.ca_tokens + gained
+                    pcb.ca_tokens = t if t < rate else rate
+                    pcb.ca_at = ticks_add(pcb.ca_at, gained * 1000 // rate)
+            if pcb.ca_tokens <= 0:
+                self.ctr["tcp_challenge_ack_limited"] += 1
+                return
+            pcb.ca_tokens -= 1
         self.ctr["tcp_challenge_ack"] += 1
         self.send_ack(pcb)
 

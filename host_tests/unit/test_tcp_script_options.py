@@ -381,3 +381,28 @@ def test_keepalive_with_timestamps():
 1.020 < . 1:1(0) ack 1 win 100 <nop, nop, TS val 2020 ecr 1010>
 2.020 > . 0:0(0) ack 1 <nop, nop, TS val 2020 ecr 2020>
 """, **KA)
+
+
+# ---- RFC 5961 section 7: challenge ACKs are rate limited -------------------------------
+
+def test_challenge_acks_limited_and_refilled():
+    # TCP_CHALLENGE_ACK_PER_S = 10, a burst of 10: twelve in-window RSTs at
+    # once get ten ACKs; 100 ms later one more token; after a second the
+    # bucket is full again. The connection lives throughout.
+    burst = "0.100 < R. 101:101(0) ack 1 win 0\n0.100 > . 1:1(0) ack 1\n" * 10
+    run(OPEN + burst + """
+0.100 < R. 101:101(0) ack 1 win 0
+0.100 < S 1:1(0) win 65535 <mss 1460>           // a SYN spends the same budget
+0.100 app tcp_counters tcp_rst_rx=11 tcp_challenge_ack=10 tcp_challenge_ack_limited=2
+0.199 < R. 101:101(0) ack 1 win 0               // 99 ms: not a token yet
+0.200 < R. 101:101(0) ack 1 win 0
+0.200 > . 1:1(0) ack 1
+0.200 < R. 101:101(0) ack 1 win 0
+0.200 app tcp_counters tcp_rst_rx=3 tcp_challenge_ack=1 tcp_challenge_ack_limited=2
+""" + burst.replace("0.100", "1.300") + """
+1.300 < R. 101:101(0) ack 1 win 0
+1.300 app tcp_counters tcp_rst_rx=11 tcp_challenge_ack=10 tcp_challenge_ack_limited=1
+1.400 app state ESTABLISHED
+1.500 < P. 1:101(100) ack 1 win 65535
+1.540 > . 1:1(0) ack 101
+""")
