@@ -1469,10 +1469,16 @@ class Tcp:
                 self.output(pcb)
 
     def poll(self):
-        """After a poll round: resume output a full TX ring stopped."""
+        """After a poll round's reap: resume output a full TX ring stopped,
+        and reap again if that sent anything (a driver may only put frames
+        on the wire at reap: TAP's writev), so it leaves in this poll, not
+        at the next one (up to a timer tick later)."""
+        sent = False
         for pcb in self.active:
-            if pcb.blocked:
-                self.output(pcb)
+            if pcb.blocked and self.output(pcb):
+                sent = True
+        if sent:
+            self.st.netif.reap()
 
     def _rto(self, pcb, now):
         ctr = self.ctr

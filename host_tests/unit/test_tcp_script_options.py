@@ -406,3 +406,36 @@ def test_challenge_acks_limited_and_refilled():
 1.500 < P. 1:101(100) ack 1 win 65535
 1.540 > . 1:1(0) ack 101
 """)
+
+
+# ---- the paths the first scripts left out ----------------------------------------------
+
+def _stall(sc):
+    # the MAC finishes nothing: frames handed over stay in the 2-slot ring
+    sc.r.drv.tx_reap = lambda out: 0
+
+
+def _unstall(sc):
+    assert sc.r.drv.pending_tx() == 2, sc.r.drv.pending_tx()
+    assert sc.flow.pcb.blocked
+    del sc.r.drv.tx_reap
+    # one Stack.poll between timer ticks: it reaps the two, the stopped
+    # output goes on, and what that sends must leave in this poll too (a
+    # TAP writes frames at reap: left in the ring they wait for a later poll)
+    sc.r.st.poll(sc.r.now())
+    assert sc.r.drv.pending_tx() == 0, sc.r.drv.pending_tx()
+    assert not sc.flow.pcb.blocked
+
+
+def test_full_tx_ring_stops_output_next_reap_resumes_it():
+    run((OPEN + "0.100 app nagle off", _stall, """
+0.100 app write 4380
+0.155 app quiet                                 // two segments in the ring, the third waits
+""", _unstall, """
+0.155 > . 1:1461(1460) ack 1                    // a poll between timer ticks reaps them
+0.155 > . 1461:2921(1460) ack 1
+0.155 > P. 2921:4381(1460) ack 1                // and the third goes out in the same poll
+0.160 < . 1:1(0) ack 4381 win 65535
+0.160 app tcp_counters
+0.160 app baseline
+"""), tx_ring=2)
