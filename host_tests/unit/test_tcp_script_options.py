@@ -7,6 +7,8 @@
 # the peer's ISN is 0 unless a script sets it, so its edges read as offsets.
 from tcpscript import M32, run
 
+from stack import pbuf
+
 # TCP_WND_BYTES that needs a shift of 2 (200000 >> 2 = 50000 fits 16 bits)
 BIG_WND = 200000
 
@@ -439,3 +441,70 @@ def test_full_tx_ring_stops_output_next_reap_resumes_it():
 0.160 app tcp_counters
 0.160 app baseline
 """), tx_ring=2)
+
+
+def _hold(sc):
+    # the application keeps what it receives (H_TCP keeps charging it)
+    f = sc.flow
+    sc.held = []
+
+    def recv(pcb, p):
+        if p is None:
+            f.eof += 1
+            return
+        f.received += p.tot
+        sc.held.append(p)
+    f.pcb.recv_cb = recv
+
+
+def _release(sc):
+    n = 0
+    for p in sc.held:
+        n += p.tot
+        pbuf.free(p)
+    del sc.held[:]
+    sc.flow.pcb.recved(n)
+
+
+def test_h_tcp_quota_full_data_not_acked_then_taken():
+    # QUOTA_TCP_BLOCKS = 2: a third segment finds no room: dropped, no ACK
+    # (the peer sends it again); once the application frees, it is taken
+    run((OPEN, _hold, """
+0.100 < . 1:1001(1000) ack 1 win 65535
+0.100 < . 1001:2001(1000) ack 1 win 65535
+0.100 > . 1:1(0) ack 2001 win 21360
+0.110 < . 2001:3001(1000) ack 1 win 65535
+0.110 app received 2000
+0.110 app tcp_counters tcp_drop_no_buffer=1
+0.300 app quiet                                 // not acknowledged, not even later
+""", _release, """
+0.300 > . 1:1(0) ack 2001 win 23360             // the window update
+0.310 < . 2001:3001(1000) ack 1 win 65535       // sent again: taken
+0.310 app received 3000
+0.350 > . 1:1(0) ack 3001 win 22360
+""", _release, """
+0.400 app tcp_counters
+0.400 app baseline
+"""), QUOTA_TCP_BLOCKS=2)
+
+
+def test_ooseq_full_drops_and_still_acks():
+    # TCP_OOSEQ_MAX = 2: a third out-of-order segment is dropped (counted),
+    # the duplicate ACK goes out anyway, SACKing what is held
+    run(SACK_OPEN + """
+0.100 < . 1461:2921(1460) ack 1 win 65535
+0.100 > . 1:1(0) ack 1 <nop, nop, sack 1461:2921>
+0.110 < . 4381:5841(1460) ack 1 win 65535
+0.110 > . 1:1(0) ack 1 <nop, nop, sack 4381:5841 1461:2921>
+0.120 < . 7301:8761(1460) ack 1 win 65535
+0.120 > . 1:1(0) ack 1 <nop, nop, sack 4381:5841 1461:2921>
+0.120 app tcp_counters tcp_accepted=1 tcp_ooseq=2 tcp_ooseq_full=1
+0.130 < . 1:1461(1460) ack 1 win 65535
+0.130 > . 1:1(0) ack 2921 <nop, nop, sack 4381:5841>
+0.140 < . 2921:4381(1460) ack 1 win 65535
+0.140 > . 1:1(0) ack 5841 <>
+0.140 app received 5840
+0.150 < . 7301:8761(1460) ack 1 win 65535       // room again: held
+0.150 > . 1:1(0) ack 5841 <nop, nop, sack 7301:8761>
+0.150 app tcp_counters tcp_ooseq=1
+""", autorecv=True, TCP_OOSEQ_MAX=2)
