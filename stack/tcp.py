@@ -236,6 +236,7 @@ class Tcp:
         self._ts_last = 0
         self._mss_opt = bytearray(4)
         self._sack_s = 0            # the SACK block _sack_pick found
+        self._sack_k = 0            # SACK blocks in the segment being built
         self._sack_e = 0
 
     # --- pcbs -------------------------------------------------------------------------
@@ -322,6 +323,8 @@ class Tcp:
 
     def _init_send(self, pcb, mss):
         pcb.mss = mss if mss < config.TCP_MSS else config.TCP_MSS
+        if pcb.ts_ok:
+            pcb.mss -= 12                   # the option every segment carries (RFC 6691)
         if pcb.mss < 64:
             pcb.mss = 64
         # RFC 5681 3.1: the initial window
@@ -468,8 +471,10 @@ class Tcp:
         pcb.rcv_ann = w << pcb.rcv_ws
         return w
 
-    def _opt_len(self, pcb, syn):
-        """Option bytes of our next segment (a multiple of 4)."""
+    def _opt_len(self, pcb, syn, n=0):
+        """Option bytes of our next segment (a multiple of 4), n data bytes
+        with it: SACK blocks only as far as they fit beside the data (pcb.mss
+        counts the timestamp option already; RFC 6691)."""
         if syn:
             n = 4
             if pcb.sack_ok:
@@ -479,12 +484,18 @@ class Tcp:
             if pcb.snd_ws_offered:
                 n += 4
             return n
-        n = 12 if pcb.ts_ok else 0
+        k = 0
         if pcb.sack_ok and pcb.ooseq:
             k = self._sack_runs(pcb.ooseq)
             m = 3 if pcb.ts_ok else 4
-            n += 4 + 8 * (k if k < m else m)
-        return n
+            if n:
+                room = (pcb.mss - n - 4) >> 3
+                if room < m:
+                    m = room if room > 0 else 0
+            if k > m:
+                k = m
+        self._sack_k = k
+        return (12 if pcb.ts_ok else 0) + (4 + 8 * k if k else 0)
 
     def _put_ts(self, pcb, b, i):
         b[i] = OPT_TS
@@ -538,14 +549,11 @@ class Tcp:
             b[i + 1] = 1
             self._put_ts(pcb, b, i + 2)
             i += 12
-        if pcb.sack_ok and pcb.ooseq:
+        k = self._sack_k                    # what _opt_len made room for
+        if k:
             # RFC 2018 4: one block per contiguous run of out-of-order data we
             # hold, the run of the newest segment first, then by recency
             q = pcb.ooseq
-            m = 3 if pcb.ts_ok else 4
-            k = self._sack_runs(q)
-            if k > m:
-                k = m
             b[i] = 1
             b[i + 1] = 1
             b[i + 2] = OPT_SACK
@@ -598,7 +606,7 @@ class Tcp:
         """Send one segment: sequence UNA + off, n data bytes from data_off of
         the send queue (as views, no copy). True when handed on."""
         st = self.st
-        hl = TCP_HLEN + self._opt_len(pcb, syn_opts)
+        hl = TCP_HLEN + self._opt_len(pcb, syn_opts, n)
         h = pbuf.hdr(pool.H_TX, hl)
         if h is None:
             self.ctr["tcp_tx_no_buffer"] += 1

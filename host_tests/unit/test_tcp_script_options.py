@@ -508,3 +508,28 @@ def test_ooseq_full_drops_and_still_acks():
 0.150 > . 1:1(0) ack 5841 <nop, nop, sack 7301:8761>
 0.150 app tcp_counters tcp_ooseq=1
 """, autorecv=True, TCP_OOSEQ_MAX=2)
+
+
+def test_active_open_ts_and_sack_taken_up():
+    # our SYN offers both; the SYN-ACK takes them up: TS.Recent is its
+    # TSval, out-of-order data is SACKed next to the timestamp, and the
+    # options come out of the peer's MSS (RFC 6691), never making a
+    # segment bigger than it (it went out as IP fragments)
+    run("""
+0.000 app connect
+0.000 > S 0:0(0) win 23360 <mss 1460, sackOK, TS val 0 ecr 0, nop, wscale 0>
+0.020 < S. 0:0(0) ack 1 win 1000 <mss 1460, sackOK, TS val 500 ecr 0, nop, wscale 1>
+0.020 > . 1:1(0) ack 1 win 23360 <nop, nop, TS val 20 ecr 500>
+0.020 app state ESTABLISHED
+0.100 < . 101:201(100) ack 1 win 1000 <nop, nop, TS val 600 ecr 20>
+0.100 > . 1:1(0) ack 1 <nop, nop, TS val 100 ecr 500, nop, nop, sack 101:201>
+0.110 < . 1:101(100) ack 1 win 1000 <nop, nop, TS val 610 ecr 20>
+0.110 > . 1:1(0) ack 201 <nop, nop, TS val 110 ecr 610>
+0.115 < . 301:401(100) ack 1 win 1000 <nop, nop, TS val 615 ecr 20>
+0.115 > . 1:1(0) ack 201 <nop, nop, TS val 115 ecr 610, nop, nop, sack 301:401>
+0.120 app write 1500                            // 1000 << 1: one full segment fits
+0.120 > . 1:1449(1448) ack 201 <nop, nop, TS val 120 ecr 610>   // 1460 less the TS option; no room for SACK
+0.130 < . 201:201(0) ack 1449 win 1000 <nop, nop, TS val 630 ecr 120>
+0.130 > P. 1449:1501(52) ack 201 <nop, nop, TS val 130 ecr 630, nop, nop, sack 301:401>
+0.130 app tcp_counters tcp_active_open=1 tcp_connected=1 tcp_ooseq=2
+""")
