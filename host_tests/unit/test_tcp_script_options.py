@@ -280,9 +280,11 @@ def test_sack_at_most_3_with_timestamps_and_on_every_ack():
 0.130 < . 10221:11681(1460) ack 1 win 100 <nop, nop, TS val 1130 ecr 0>
 0.130 > . 1:1(0) ack 1 <nop, nop, TS val 130 ecr 1010, nop, nop, sack 10221:11681 7301:8761 4381:5841>
 0.200 < . 1:101(100) ack 1 win 100 <nop, nop, TS val 1200 ecr 0>
-0.200 > . 1:1(0) ack 101 <nop, nop, TS val 200 ecr 1200, nop, nop, sack 10221:11681 7301:8761 4381:5841>   // at once: a gap is left (RFC 5681 4.2)
+// at once: a gap is left (RFC 5681 4.2)
+0.200 > . 1:1(0) ack 101 <nop, nop, TS val 200 ecr 1200, nop, nop, sack 10221:11681 7301:8761 4381:5841>
 0.300 < S 101:101(0) win 100 <nop, nop, TS val 1300 ecr 0>
-0.300 > . 1:1(0) ack 101 <nop, nop, TS val 300 ecr 1300, nop, nop, sack 10221:11681 7301:8761 4381:5841>   // R3 before the SYN check (7323 appendix D)
+// TS.Recent from the SYN: R3 comes before the SYN check (RFC 7323 appendix D)
+0.300 > . 1:1(0) ack 101 <nop, nop, TS val 300 ecr 1300, nop, nop, sack 10221:11681 7301:8761 4381:5841>
 0.300 app tcp_counters tcp_ooseq=4 tcp_challenge_ack=1
 """, TCP_DELACK_MS=40)
 
