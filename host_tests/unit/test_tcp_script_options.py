@@ -535,3 +535,25 @@ def test_active_open_ts_and_sack_taken_up():
 0.130 > P. 1449:1501(52) ack 201 <nop, nop, TS val 130 ecr 630, nop, nop, sack 301:401>
 0.130 app tcp_counters tcp_active_open=1 tcp_connected=1 tcp_ooseq=2
 """)
+
+
+def test_options_turned_off_in_config_never_used():
+    # TCP_WINDOW_SCALING/TIMESTAMPS/SACK = 0: our SYN offers none of them,
+    # and a SYN-ACK carrying them anyway does not switch them on (RFC 7323
+    # 1.3: only when both SYNs carry them); a passive SYN offering them all
+    # gets a SYN-ACK with the MSS alone
+    run("""
+0.000 app connect
+0.000 > S 0:0(0) win 65535 <mss 1460>
+0.010 < S. 0:0(0) ack 1 win 1000 <mss 1460, sackOK, TS val 5 ecr 0, nop, wscale 3>
+0.010 > . 1:1(0) ack 1 win 65535 <>
+0.020 app write 1200
+0.020 > . 1:1001(1000) ack 1 <>                 // 1000, not 1000 << 3
+0.030 < . 201:301(100) ack 1001 win 1000 <nop, nop, TS val 6 ecr 0>
+0.030 > . 1001:1001(0) ack 1 <>                 // the duplicate ACK carries no SACK
+0.030 > P. 1001:1201(200) ack 1 <>
+flow 40001
+0.100 app listen
+0.100 < S 0:0(0) win 65535 <mss 1460, sackOK, TS val 7 ecr 0, nop, wscale 7>
+0.100 > S. 0:0(0) ack 1 win 65535 <mss 1460>
+""", TCP_WND_BYTES=BIG_WND, TCP_WINDOW_SCALING=0, TCP_TIMESTAMPS=0, TCP_SACK=0)
