@@ -69,6 +69,8 @@ TCP_SACK = 1                    # RFC 2018: SACK-permitted, and SACK blocks for 
 TCP_KEEPIDLE_MS = 7200000       # keepalive (per connection, off unless asked): 2 h of silence,
 TCP_KEEPINTVL_MS = 75000        # then a probe every 75 s,
 TCP_KEEPCNT = 9                 # and this many unanswered probes end it (RFC 1122 4.2.3.6)
+TCP_CHALLENGE_ACK_PER_S = 10    # challenge ACKs per connection per second, a burst of as many
+                                # (RFC 5961 7; 1..1000, 0: no limit)
 
 # --- UDP ----------------------------------------------------------------------
 UDP_QUEUE_DATAGRAMS = 8         # per socket receive queue

@@ -106,6 +106,7 @@ SCHEMA = (
     ("tcp_timewait_reopened", "TIME_WAIT connections reopened by a new SYN (RFC 1122 4.2.2.13)"),
     ("tcp_out_of_window", "drop: segment outside the receive window (answered with an ACK)"),
     ("tcp_challenge_ack", "challenge ACKs for an in-window RST or a SYN (RFC 5961)"),
+    ("tcp_challenge_ack_limited", "challenge ACKs not sent: over TCP_CHALLENGE_ACK_PER_S (RFC 5961 7)"),
     ("tcp_ack_unsent", "drop: ACK for data not yet sent (answered with an ACK)"),
     ("tcp_dup_ack", "duplicate ACKs received"),
     ("tcp_fast_retransmit", "fast retransmits (third duplicate ACK)"),

@@ -122,6 +122,7 @@ class Pcb:
         self.snd_ws_offered = False
         self.ts_ok = False
         self.ts_recent = bytearray(4)
+        self.last_ack = bytearray(4)    # Last.ACK.sent (RFC 7323 5.3 R3)
         self.sack_ok = False
         # SACK scoreboard (RFC 6675): what the peer holds beyond SND.UNA, as up
         # to SACK_RANGES sorted [start, end) offsets from SND.UNA
@@ -129,14 +130,19 @@ class Pcb:
         self.sk_n = 0
         self.rexmit = 0             # in recovery: where the next hole is looked for
         # keepalive (off unless the application turns it on)
-        self.keepalive = False
+        self._ka = False
         self.ka_at = _NO_TIMER
         self.ka_probes = 0
+        # RFC 5961 7: this connection's challenge ACK budget (a token bucket)
+        self.ca_tokens = config.TCP_CHALLENGE_ACK_PER_S
+        self.ca_at = tcp.st.now
         # receive side
         self.rcv_nxt = bytearray(4)
         self.rcv_wnd = 0
-        self.rcv_ann = 0            # window last announced (its right edge, from RCV.NXT)
-        self.ooseq = []             # [start, end, pbuf], offsets from RCV.NXT, sorted
+        self.rcv_ann = 0            # where the announced right edge is, from RCV.NXT
+        self.rcv_ann_w = 0          # the window value last announced
+        self.ooseq = []             # [start, end, pbuf, arrival], offsets from RCV.NXT, sorted
+        self.ooseq_n = 0            # arrival stamp of the newest out-of-order segment
         # blocks of received data the application still holds: each costs a
         # whole block however few bytes it carries, so they bound the window
         self.rx_blocks = 0
@@ -168,6 +174,20 @@ class Pcb:
                                                self.rip[3], self.rport, STATE_NAMES[self.state])
 
     # --- the application's side ---------------------------------------------------
+    @property
+    def keepalive(self):
+        return self._ka
+
+    @keepalive.setter
+    def keepalive(self, on):
+        """SO_KEEPALIVE: the idle time counts from now (or from the
+        connection's establishment, if later)."""
+        self._ka = bool(on)
+        self.ka_probes = 0
+        self.ka_at = _NO_TIMER
+        if on and self.state in (ESTABLISHED, CLOSE_WAIT):
+            self.ka_at = ticks_add(self.tcp.st.now, config.TCP_KEEPIDLE_MS)
+
     @property
     def local_port(self):
         return self.lport
@@ -230,7 +250,12 @@ class Tcp:
         self.key = os.urandom(16)   # RFC 6528: the secret of the ISN function
         self._born = 0
         self._scratch = bytearray(4)
+        self._ts_wraps = 0          # times the 2^30 ticks clock wrapped (mod 4): TSval's top bits
+        self._ts_last = 0
         self._mss_opt = bytearray(4)
+        self._sack_s = 0            # the SACK block _sack_pick found
+        self._sack_k = 0            # SACK blocks in the segment being built
+        self._sack_e = 0
 
     # --- pcbs -------------------------------------------------------------------------
     def new(self):
@@ -316,6 +341,8 @@ class Tcp:
 
     def _init_send(self, pcb, mss):
         pcb.mss = mss if mss < config.TCP_MSS else config.TCP_MSS
+        if pcb.ts_ok:
+            pcb.mss -= 12                   # the option every segment carries (RFC 6691)
         if pcb.mss < 64:
             pcb.mss = 64
         # RFC 5681 3.1: the initial window
@@ -325,7 +352,7 @@ class Tcp:
         pcb.cwnd = iw
         pcb.ssthresh = config.TCP_SND_QUEUE_BYTES * 4
         pcb.rcv_wnd = config.TCP_WND_BYTES
-        pcb.rcv_ann = pcb.rcv_wnd
+        pcb.rcv_ann = pcb.rcv_ann_w = pcb.rcv_wnd
 
     def connect(self, pcb, ip, port, connected_cb):
         if pcb.state != CLOSED:
@@ -466,16 +493,18 @@ class Tcp:
         if syn:
             if w > 0xFFFF:
                 w = 0xFFFF                  # the window of a SYN is never scaled
-            pcb.rcv_ann = w
+            pcb.rcv_ann = pcb.rcv_ann_w = w
             return w
         w >>= pcb.rcv_ws
         if w > 0xFFFF:
             w = 0xFFFF
-        pcb.rcv_ann = w << pcb.rcv_ws
+        pcb.rcv_ann = pcb.rcv_ann_w = w << pcb.rcv_ws
         return w
 
-    def _opt_len(self, pcb, syn):
-        """Option bytes of our next segment (a multiple of 4)."""
+    def _opt_len(self, pcb, syn, n=0):
+        """Option bytes of our next segment (a multiple of 4), n data bytes
+        with it: SACK blocks only as far as they fit beside the data (pcb.mss
+        counts the timestamp option already; RFC 6691)."""
         if syn:
             n = 4
             if pcb.sack_ok:
@@ -485,20 +514,37 @@ class Tcp:
             if pcb.snd_ws_offered:
                 n += 4
             return n
-        n = 12 if pcb.ts_ok else 0
+        k = 0
         if pcb.sack_ok and pcb.ooseq:
-            k = len(pcb.ooseq)
+            k = self._sack_runs(pcb.ooseq)
             m = 3 if pcb.ts_ok else 4
-            n += 4 + 8 * (k if k < m else m)
-        return n
+            if n:
+                room = (pcb.mss - n - 4) >> 3
+                if room < m:
+                    m = room if room > 0 else 0
+            if k > m:
+                k = m
+        self._sack_k = k
+        return (12 if pcb.ts_ok else 0) + (4 + 8 * k if k else 0)
 
     def _put_ts(self, pcb, b, i):
         b[i] = OPT_TS
         b[i + 1] = 10
-        t = self.st.now                     # TSval: our ms clock (< 2^30)
-        put16(b, i + 2, t >> 16)
+        t = self._ts_clock()                # TSval: our ms clock, 32 bits (RFC 7323 5.4)
+        put16(b, i + 2, (self._ts_wraps << 14) | (t >> 16))
         put16(b, i + 4, t & 0xFFFF)
         copy_field(b, i + 6, pcb.ts_recent, 0, 4)
+
+    def _ts_clock(self):
+        """The ticks clock (< 2^30), counting its wraps, so TSval = wraps *
+        2^30 + ticks goes on growing mod 2^32 instead of falling back to 0
+        (the peer's PAWS would drop what we send). Called from every timer
+        tick too, so no wrap goes unseen."""
+        t = self.st.now
+        if t < self._ts_last:
+            self._ts_wraps = (self._ts_wraps + 1) & 3
+        self._ts_last = t
+        return t
 
     def _put_opts(self, pcb, b, i, syn):
         if syn:
@@ -533,30 +579,64 @@ class Tcp:
             b[i + 1] = 1
             self._put_ts(pcb, b, i + 2)
             i += 12
-        if pcb.sack_ok and pcb.ooseq:
-            # RFC 2018: the blocks of out-of-order data we hold, newest first
+        k = self._sack_k                    # what _opt_len made room for
+        if k:
+            # RFC 2018 4: one block per contiguous run of out-of-order data we
+            # hold, the run of the newest segment first, then by recency
             q = pcb.ooseq
-            m = 3 if pcb.ts_ok else 4
-            k = len(q) if len(q) < m else m
             b[i] = 1
             b[i + 1] = 1
             b[i + 2] = OPT_SACK
             b[i + 3] = 2 + 8 * k
             i += 4
-            j = len(q) - 1
+            below = pcb.ooseq_n + 1
             while k > 0:
-                f = q[j]
-                seq_add(b, i, pcb.rcv_nxt, 0, f[0])
-                seq_add(b, i + 4, pcb.rcv_nxt, 0, f[1])
+                below = self._sack_pick(q, below)
+                seq_add(b, i, pcb.rcv_nxt, 0, self._sack_s)
+                seq_add(b, i + 4, pcb.rcv_nxt, 0, self._sack_e)
                 i += 8
-                j -= 1
                 k -= 1
+
+    def _sack_runs(self, q):
+        """Contiguous runs in the out-of-order queue (sorted, disjoint)."""
+        n = 0
+        end = 0
+        for f in q:
+            if n == 0 or f[0] != end:
+                n += 1
+            end = f[1]
+        return n
+
+    def _sack_pick(self, q, below):
+        """The run whose newest segment is the newest of those older than
+        `below` (an arrival stamp): its edges in self._sack_s/_sack_e (no
+        tuple: this is on every ACK); returns its stamp."""
+        best = -1
+        rs = re = 0
+        rt = -1
+        for f in q:
+            if rt >= 0 and f[0] != re:
+                if best < rt < below:
+                    best = rt
+                    self._sack_s = rs
+                    self._sack_e = re
+                rt = -1
+            if rt < 0:
+                rs = f[0]
+            re = f[1]
+            if f[3] > rt:
+                rt = f[3]
+        if best < rt < below:
+            best = rt
+            self._sack_s = rs
+            self._sack_e = re
+        return best
 
     def _segment(self, pcb, off, flags, data_off, n, syn_opts=False):
         """Send one segment: sequence UNA + off, n data bytes from data_off of
         the send queue (as views, no copy). True when handed on."""
         st = self.st
-        hl = TCP_HLEN + self._opt_len(pcb, syn_opts)
+        hl = TCP_HLEN + self._opt_len(pcb, syn_opts, n)
         h = pbuf.hdr(pool.H_TX, hl)
         if h is None:
             self.ctr["tcp_tx_no_buffer"] += 1
@@ -591,6 +671,7 @@ class Tcp:
         if flags & ACK:
             pcb.ack_at = _NO_TIMER
             pcb.unacked_segs = 0
+            copy_field(pcb.last_ack, 0, pcb.rcv_nxt, 0, 4)
         return st.ip.output(h, None, pcb.rip, PROTO_TCP, tag=TX_TCP)
 
     def _send_syn(self, pcb):
@@ -717,10 +798,10 @@ class Tcp:
         # receiver SWS avoidance (RFC 9293 3.8.6.2.2): announce a larger
         # window only once it grew by a segment or half the buffer
         w = self._wnd_now(pcb)
-        grow = w - pcb.rcv_ann
+        grow = w - pcb.rcv_ann_w
         half = config.TCP_WND_BYTES >> 1
         if pcb.state in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2) and \
-                (grow >= pcb.mss or grow >= half or (pcb.rcv_ann == 0 and w > 0)):
+                (grow >= pcb.mss or grow >= half or (pcb.rcv_ann_w == 0 and w > 0)):
             self.send_ack(pcb)
 
     # --- input ------------------------------------------------------------------------
@@ -972,8 +1053,29 @@ class Tcp:
         return 0 <= rel < wnd or 0 <= rel + seglen - 1 < wnd
 
     def _challenge_ack(self, pcb):
-        """RFC 5961: answer a suspicious RST or SYN with an ACK (rate
-        limited), so a blind attacker cannot tear the connection down."""
+        """RFC 5961: answer a suspicious RST or SYN with an ACK, so a blind
+        attacker cannot tear the connection down; at most
+        TCP_CHALLENGE_ACK_PER_S per second (a burst of as many), section 7.
+        The bucket is per connection: a budget shared by all of them is an
+        off-path side channel (CVE-2016-5696) and lets one connection's
+        attacker silence the others' challenges."""
+        rate = config.TCP_CHALLENGE_ACK_PER_S
+        if rate > 0:
+            now = self.st.now
+            d = ticks_diff(now, pcb.ca_at)
+            if d < 0 or d >= 1000:
+                pcb.ca_tokens = rate        # idle for a second (or longer): a full bucket
+                pcb.ca_at = now
+            else:
+                gained = d * rate // 1000
+                if gained > 0:
+                    t = pcb.ca_tokens + gained
+                    pcb.ca_tokens = t if t < rate else rate
+                    pcb.ca_at = ticks_add(pcb.ca_at, gained * 1000 // rate)
+            if pcb.ca_tokens <= 0:
+                self.ctr["tcp_challenge_ack_limited"] += 1
+                return
+            pcb.ca_tokens -= 1
         self.ctr["tcp_challenge_ack"] += 1
         self.send_ack(pcb)
 
@@ -1022,9 +1124,11 @@ class Tcp:
                     pcb.tw_at = ticks_add(self.st.now, 2 * config.TCP_MSL_MS)
             pbuf.free(p)
             return
-        if ts >= 0 and rel <= 0:
-            copy_field(pcb.ts_recent, 0, b, ts, 4)     # RFC 7323 5.3 R3
-        if pcb.keepalive:
+        if ts >= 0 and not seq_lt(pcb.last_ack, 0, b, o + 4):
+            # RFC 7323 5.3 R3: SEG.SEQ <= Last.ACK.sent, so one ACK for
+            # several segments echoes the first one's TSval (4.3 (A))
+            copy_field(pcb.ts_recent, 0, b, ts, 4)
+        if pcb._ka:
             pcb.ka_at = ticks_add(self.st.now, config.TCP_KEEPIDLE_MS)
             pcb.ka_probes = 0
         if fl & RST:
@@ -1246,7 +1350,8 @@ class Tcp:
         i = 0
         while i < len(q) and q[i][0] < s:
             i += 1
-        q.insert(i, [s, e, d])
+        pcb.ooseq_n = pcb.ooseq_n + 1 if q else 1
+        q.insert(i, [s, e, d, pcb.ooseq_n])
         self.ctr["tcp_ooseq"] += 1
 
     def _ack_now(self, pcb):
@@ -1517,6 +1622,7 @@ class Tcp:
 
     # --- timers -----------------------------------------------------------------------
     def tick(self, now):
+        self._ts_clock()
         for pcb in list(self.active):
             if pcb.state == CLOSED:
                 continue
@@ -1533,22 +1639,29 @@ class Tcp:
                 self._probe(pcb, now)
             if pcb.ack_at != _NO_TIMER and ticks_diff(now, pcb.ack_at) >= 0:
                 self.send_ack(pcb)
-            if pcb.keepalive:
+            if pcb._ka:
                 self._keepalive(pcb, now)
             if pcb.blocked:
                 self.output(pcb)
 
     def poll(self):
-        """After a poll round: resume output a full TX ring stopped, and
-        announce a window that blocks given back reopened."""
+        """After a poll round's reap: resume output a full TX ring stopped,
+        announce a window that blocks given back reopened, and reap again if
+        that sent anything (a driver may only put frames on the wire at reap:
+        TAP's writev), so it leaves in this poll, not at the next one (up to
+        a timer tick later)."""
+        sent = False
         for pcb in self.active:
-            if pcb.blocked:
-                self.output(pcb)
+            if pcb.blocked and self.output(pcb):
+                sent = True
             if pcb.wnd_check:
                 pcb.wnd_check = False
                 if pcb.state in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2) and \
-                        self._wnd_now(pcb) - pcb.rcv_ann >= pcb.mss:
+                        self._wnd_now(pcb) - pcb.rcv_ann_w >= pcb.mss:
                     self.send_ack(pcb)
+                    sent = True
+        if sent:
+            self.st.netif.reap()
 
     def _rto(self, pcb, now):
         ctr = self.ctr

@@ -39,8 +39,15 @@ def ones_sum(data, acc=0):
     if n & 1:
         data = bytes(data) + b"\x00"
         n += 1
-    if n:
-        acc += sum(struct.unpack("!%dH" % (n // 2), data))
+    # in slices of 64 words: one tuple of a whole jumbo frame's words is an
+    # 8 KiB heap block, which a 32-bit MicroPython heap fragmented by a long
+    # fuzz campaign may not have in one piece
+    i = 0
+    while n - i >= 128:
+        acc += sum(struct.unpack_from("!64H", data, i))
+        i += 128
+    if n > i:
+        acc += sum(struct.unpack_from("!%dH" % ((n - i) // 2), data, i))
     while acc >> 16:
         acc = (acc & 0xFFFF) + (acc >> 16)
     return acc

@@ -526,11 +526,15 @@ class Harness:
         self.arp_last_req = {}
         self.frags = {}             # sent fragments by (id, dst): [(offset, mf, payload)]
         self.where = ""
+        self.where_frame = None     # the frame `where` names: in hex only when failing
         r.st.udp.bind_echo(ECHO_PORT)
         self.queue = r.st.udp.bind(QUEUE_PORT)
 
     def fail(self, msg):
-        raise AssertionError("%s: %s" % (self.where, msg))
+        w = self.where
+        if self.where_frame is not None:
+            w += ": " + _hex(self.where_frame)
+        raise AssertionError("%s: %s" % (w, msg))
 
     def inject(self, f):
         assert len(f) <= RX_MAX
@@ -563,7 +567,8 @@ class Harness:
             case_no += 1
             self.case = fs
             for i, f in enumerate(fs):
-                self.where = "case %d (%s) frame %d: %s" % (case_no, name, i, _hex(f))
+                self.where = "case %d (%s) frame %d" % (case_no, name, i)
+                self.where_frame = f
                 self.inject(f)
                 count += 1
                 if rng.chance(3):
@@ -749,6 +754,7 @@ class Harness:
         r = self.r
         cfg = self.cfg
         self.where = "final"
+        self.where_frame = None
         self.drain()
         end = r.t + cfg.REASM_TIMEOUT_MS + cfg.ARP_REQUEST_INTERVAL_MS * (cfg.ARP_MAX_REQUESTS + 1) + 1000
         while r.t < end:
@@ -866,7 +872,8 @@ def run_frames(fs, gap_ms=10, **settings):
     h = Harness(**settings)
     try:
         for i, f in enumerate(fs):
-            h.where = "frame %d: %s" % (i, _hex(f))
+            h.where = "frame %d" % i
+            h.where_frame = f
             h.inject(f)
             h.poll(h.r.t + gap_ms)
         h.final()

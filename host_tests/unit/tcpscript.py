@@ -32,7 +32,7 @@
 #
 # App verbs (on the current flow): listen [backlog N], connect, write N,
 #   close, shutdown, abort, recved N|all, autorecv on|off, nagle
-#   on|off, state NAME, err ERRNO-NAME|none, eof, received N, pcbs N,
+#   on|off, keepalive on|off, state NAME, err ERRNO-NAME|none, eof, received N, pcbs N,
 #   counters name=delta ... (the named counters moved by exactly that since
 #   the last `counters`/`tcp_counters` line), tcp_counters name=delta ... (as
 #   counters, and no other tcp_* counter moved; tcp_rx/tcp_tx/tcp_rx_bytes
@@ -441,6 +441,8 @@ class Script:
             f.autorecv = w[1] == "on"
         elif v == "nagle":
             pcb.nagle = w[1] == "on"
+        elif v == "keepalive":
+            pcb.keepalive = w[1] == "on"
         elif v == "state":
             from stack import tcp as T
             want = w[1]
