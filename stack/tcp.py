@@ -1116,6 +1116,11 @@ class Tcp:
                 return
         seglen = dlen + (1 if fl & SYN else 0) + (1 if fl & FIN else 0)
         if not self._acceptable(pcb, rel, seglen):
+            if fl & SYN and not fl & RST and state != TIME_WAIT:
+                # RFC 5961 4.2: a SYN earns a challenge ACK whatever its sequence number
+                self._challenge_ack(pcb)
+                pbuf.free(p)
+                return
             ctr["tcp_out_of_window"] += 1
             if not fl & RST:
                 self.send_ack(pcb)
@@ -1707,6 +1712,10 @@ class Tcp:
         a probe (one sequence number below SND.NXT) every TCP_KEEPINTVL_MS;
         TCP_KEEPCNT unanswered probes end the connection."""
         if pcb.state not in (ESTABLISHED, CLOSE_WAIT):
+            return
+        if pcb.high > 0:
+            pcb.ka_at = ticks_add(now, config.TCP_KEEPIDLE_MS)   # the RTO watches a busy connection
+            pcb.ka_probes = 0
             return
         if pcb.ka_at == _NO_TIMER:
             pcb.ka_at = ticks_add(now, config.TCP_KEEPIDLE_MS)

@@ -504,10 +504,10 @@ def test_syn_on_established_gets_a_challenge_ack():
 0.100 > . 1:1(0) ack 1
 0.100 app state ESTABLISHED
 0.100 app tcp_counters tcp_challenge_ack=1
-0.200 < S 0:0(0) win 65535 <mss 1460>    // the old SYN again: outside the window, an ACK
+0.200 < S 0:0(0) win 65535 <mss 1460>    // the old SYN again: outside the window, a challenge ACK too (RFC 5961 4.2)
 0.200 > . 1:1(0) ack 1
 0.200 app state ESTABLISHED
-0.200 app tcp_counters tcp_out_of_window=1
+0.200 app tcp_counters tcp_challenge_ack=1
 """)
 
 
