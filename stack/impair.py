@@ -47,14 +47,13 @@ import errno
 
 from . import config
 from .counters import IMPAIR_SCHEMA
+from .memif import check_gather
 from .pool import pool
 from .wire import TICKS_MAX, copy_field, ticks_add, ticks_diff
 
 SCALE = 10000                   # rates are parts per SCALE (0.01 % steps)
 _ETH_HLEN = 14
 _FO = pool.FRAME_OFFSET
-_NTOTAL = pool.NBLOCKS + pool.HNBLOCKS
-_TX_MAX = pool.BLOCK_SIZE - pool.FRAME_OFFSET   # what one block (and a copy) takes
 _FLIP = 0xA5                    # XORed into the chosen byte (never 0: always a change)
 
 _SHARED = ("tx_ring_full",)     # contract counters the layer adds to the inner's
@@ -424,30 +423,9 @@ class Impair:
 
     # ---- TX -------------------------------------------------------------------
     def _check(self, n, gather):
-        """The contract's validation (ValueError, nothing taken)."""
-        if n < 1 or n > self.MAX_SEG:
-            raise ValueError("bad gather count")
-        if 3 * n > len(gather):
-            raise ValueError("gather shorter than 3*n")
-        total = 0
-        for k in range(n):
-            j = 3 * k
-            buf = gather[j]
-            off = gather[j + 1]
-            ln = gather[j + 2]
-            if off < 0 or ln < 0:
-                raise ValueError("bad gather off/len")
-            if isinstance(buf, int):
-                if buf < 0 or buf >= _NTOTAL or pool.refcnt(buf) <= 0:
-                    raise ValueError("gather: not a live block")
-                if off + ln > len(pool.block(buf)):
-                    raise ValueError("gather: outside the block")
-            elif off + ln > len(buf):
-                raise ValueError("gather: outside the buffer")
-            total += ln
-        if total < _ETH_HLEN or total > _TX_MAX:
-            raise ValueError("bad frame length")
-        return total
+        """The contract's validation (ValueError, nothing taken): memif's, the
+        one every Python driver shares. Returns the frame length."""
+        return check_gather(n, gather, self.MAX_SEG)
 
     def _refs_fit(self, n, g, times):
         """True when `times` more refs per block entry fit the 8-bit counts."""

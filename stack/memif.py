@@ -95,6 +95,45 @@ except (ImportError, AttributeError):
         _efd_set = _efd_clear = _efd_close = None
 
 
+
+def check_gather(n, gather, max_seg):
+    """The driver contract's checks of a tx() call (ValueError, nothing
+    taken): the entry count, each (buf, off, len), block refcounts that the
+    references to take still fit, the frame length. Returns the length."""
+    if n < 1 or n > max_seg:
+        raise ValueError("bad gather count")
+    if 3 * n > len(gather):
+        raise ValueError("gather shorter than 3*n")
+    # Pass 1: validate everything; nothing is taken yet.
+    total = 0
+    for k in range(n):
+        j = 3 * k
+        buf = gather[j]
+        off = gather[j + 1]
+        ln = gather[j + 2]
+        if off < 0 or ln < 0:
+            raise ValueError("bad gather off/len")
+        if isinstance(buf, int):
+            if buf < 0 or buf >= NTOTAL or pool.refcnt(buf) <= 0:
+                raise ValueError("gather: not a live block")
+            if off + ln > len(pool.block(buf)):
+                raise ValueError("gather: outside the block")
+            # Every ref pass 2 takes must fit the 8-bit count.
+            uses = 0
+            for i in range(n):
+                b = gather[3 * i]
+                if isinstance(b, int) and b == buf:
+                    uses += 1
+            if pool.refcnt(buf) + uses > 255:
+                raise ValueError("gather: block refcount saturated")
+        elif off + ln > len(buf):
+            raise ValueError("gather: outside the buffer")
+        total += ln
+    if total < TX_MIN or total > TX_MAX:
+        raise ValueError("bad frame length")
+    return total
+
+
 class Memif:
     MAX_SEG = MAX_SEG
     def __init__(self, name="mem0", rx_ring=16, tx_ring=32, wire_queue=64):
@@ -259,37 +298,7 @@ class Memif:
         errno.ENOBUFS when the ring is full (nothing taken). Bad input raises
         ValueError and takes nothing."""
         self._live()
-        if n < 1 or n > MAX_SEG:
-            raise ValueError("bad gather count")
-        if 3 * n > len(gather):
-            raise ValueError("gather shorter than 3*n")
-        # Pass 1: validate everything; nothing is taken yet.
-        total = 0
-        for k in range(n):
-            j = 3 * k
-            buf = gather[j]
-            off = gather[j + 1]
-            ln = gather[j + 2]
-            if off < 0 or ln < 0:
-                raise ValueError("bad gather off/len")
-            if isinstance(buf, int):
-                if buf < 0 or buf >= NTOTAL or pool.refcnt(buf) <= 0:
-                    raise ValueError("gather: not a live block")
-                if off + ln > len(pool.block(buf)):
-                    raise ValueError("gather: outside the block")
-                # Every ref pass 2 takes must fit the 8-bit count.
-                uses = 0
-                for i in range(n):
-                    b = gather[3 * i]
-                    if isinstance(b, int) and b == buf:
-                        uses += 1
-                if pool.refcnt(buf) + uses > 255:
-                    raise ValueError("gather: block refcount saturated")
-            elif off + ln > len(buf):
-                raise ValueError("gather: outside the buffer")
-            total += ln
-        if total < TX_MIN or total > TX_MAX:
-            raise ValueError("bad frame length")
+        check_gather(n, gather, MAX_SEG)
         ntx = len(self._tx_tab)
         if self._tx_count >= ntx:
             self._ctr["tx_ring_full"] += 1

@@ -71,19 +71,21 @@ def echo(tcp, port):
     return _listen(tcp, port, accept)
 
 
+def _drain(pcb, p):
+    """Read and drop; close our side after the peer's FIN."""
+    if p is None:
+        pcb.close()
+        return
+    n = p.tot
+    pbuf.free(p)
+    pcb.recved(n)
+
+
 def discard(tcp, port):
     """RFC 863 over TCP: read and drop; close our side after the peer's FIN."""
 
-    def recv(pcb, p):
-        if p is None:
-            pcb.close()
-            return
-        n = p.tot
-        pbuf.free(p)
-        pcb.recved(n)
-
     def accept(pcb):
-        pcb.recv_cb = recv
+        pcb.recv_cb = _drain
         return True
 
     return _listen(tcp, port, accept)
@@ -102,16 +104,8 @@ def source(tcp, port, chunk=SOURCE_CHUNK):
                     pbuf.free(p)
                 return
 
-    def recv(pcb, p):
-        if p is None:
-            pcb.close()
-            return
-        n = p.tot
-        pbuf.free(p)
-        pcb.recved(n)
-
     def accept(pcb):
-        pcb.recv_cb = recv
+        pcb.recv_cb = _drain
         pcb.sent_cb = lambda pcb, n: fill(pcb)
         fill(pcb)
         return True
@@ -126,15 +120,8 @@ def qotd(tcp, port, quote=QUOTE):
     """RFC 865 over TCP: send the quote by reference and close at once
     (FIN after it); what the peer sends is read and dropped."""
 
-    def recv(pcb, p):
-        if p is None:
-            return
-        n = p.tot
-        pbuf.free(p)
-        pcb.recved(n)
-
     def accept(pcb):
-        pcb.recv_cb = recv
+        pcb.recv_cb = _drain            # our FIN is queued already: close() does nothing more
         p = pbuf.rom(quote)
         if p is None or pcb.write(p) != 0:
             if p is not None:
