@@ -53,7 +53,7 @@ def echo(tcp, port):
             return
         pcb.pending = None
         pcb.recved(k)
-        if getattr(pcb, "fin_seen", False):
+        if pcb.fin_seen:
             pcb.close()
 
     def err(pcb, e):
@@ -62,7 +62,10 @@ def echo(tcp, port):
             pcb.pending = None
 
     def accept(pcb):
+        # what waits is at most a receive window (not recved() until written),
+        # and TCP_WND_BYTES <= TCP_SND_QUEUE_BYTES: it always fits once drained
         pcb.pending = None
+        pcb.fin_seen = False
         pcb.recv_cb = recv
         pcb.sent_cb = sent
         pcb.err_cb = err
