@@ -9,12 +9,15 @@ PORT = 8080
 PATTERN = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ\n"
 
 
-def body_of(path, n):
-    if path.startswith(b"/bytes/"):
-        size = int(path[7:])
-        reps = size // len(PATTERN) + 1
-        return (PATTERN * reps)[:size]
-    return b"Hello #%d from MicroPython!\n" % n
+CHUNK = PATTERN * 64                # 4 KiB, made once
+
+
+def send_pattern(stream, size):
+    """size bytes of the pattern, 4 KiB at a time (a board has little RAM)."""
+    while size > 0:
+        k = min(size, len(CHUNK))
+        stream.write(CHUNK if k == len(CHUNK) else CHUNK[:k])
+        size -= k
 
 
 def main():
@@ -36,10 +39,18 @@ def main():
             if h == b"" or h == b"\r\n":
                 break
         try:
-            body = body_of(path, counter)
+            if path.startswith(b"/bytes/"):
+                size = int(path[7:])
+                body = None
+            else:
+                body = b"Hello #%d from MicroPython!\n" % counter
+                size = len(body)
             client_stream.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
-                                b"Content-Length: %d\r\n\r\n" % len(body))
-            client_stream.write(body)
+                                b"Content-Length: %d\r\n\r\n" % size)
+            if body is None:
+                send_pattern(client_stream, size)
+            else:
+                client_stream.write(body)
         except ValueError:
             client_stream.write(b"HTTP/1.0 404 Not Found\r\n\r\n")
         client_stream.close()

@@ -75,6 +75,7 @@ _CLOSED = const(5)
 _UDP_QUEUE = 8
 
 _runner = [None]
+_live = []          # sockets not closed yet (close_all() at the stack's shutdown)
 
 try:
     from os import strerror as _strerror       # CPython: errno is set from two arguments
@@ -94,6 +95,13 @@ def attach(runner):
 
 def runner():
     return _runner[0]
+
+
+def close_all():
+    """Close every socket still open (what a program left behind holds
+    blocks): run before Stack.shutdown()."""
+    while _live:
+        _live[-1].close()
 
 
 def _addr(addr):
@@ -171,6 +179,7 @@ class socket(io.IOBase):
         self.bcast_ok = False
         self.fd = _efd_open()
         self._lit = False
+        _live.append(self)
         self.pcb = None
         if type == SOCK_DGRAM:
             self.rq = []
@@ -235,9 +244,12 @@ class socket(io.IOBase):
         """Return once cond() holds; EAGAIN (non-blocking) or ETIMEDOUT."""
         if cond():
             return
+        rt = self._rt
+        rt.pump()           # what arrived meanwhile (no one else drives the stack)
+        if cond():
+            return
         if self.timeout == 0:
             raise _err(EAGAIN)
-        rt = self._rt
         until = None if self.timeout < 0 else ticks_add(rt.now(), self.timeout)
         while not cond():
             if until is not None and ticks_diff(until, rt.now()) <= 0:
@@ -771,6 +783,10 @@ class socket(io.IOBase):
     def close(self):
         if self.state == _CLOSED:
             return
+        try:
+            _live.remove(self)
+        except ValueError:
+            pass
         self._free_rq()
         pcb = self.pcb
         if self.type == SOCK_DGRAM:
@@ -779,8 +795,7 @@ class socket(io.IOBase):
         else:
             for s in self.aq:
                 s.pcb.abort()
-                s._close_fd()
-                s.state = _CLOSED
+                s.close()
             self.aq = []
             pcb.recv_cb = _drain
             pcb.sent_cb = None

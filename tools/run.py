@@ -280,6 +280,9 @@ def main():
         run_app(opts["app"], runner, state)
     while state["running"]:
         runner.step()
+    if opts["app"]:
+        from stack import socket as zsocket
+        zsocket.close_all()         # what the program left open goes back to the pool
     st.shutdown()
     snap = st.snapshot()
     try:
