@@ -487,9 +487,9 @@ class socket(io.IOBase):
                 if not self._stream_wait():
                     break
             except OSError as e:
+                if got and e.errno in (EAGAIN, ETIMEDOUT):
+                    break           # what was read is the caller's, not lost
                 if e.errno == EAGAIN:
-                    if got:
-                        break
                     return None
                 raise
             k = self._avail()
@@ -513,7 +513,12 @@ class socket(io.IOBase):
         if n is None or n < 0:
             out = bytearray()
             while True:
-                k = self._read_into_chunk(out)
+                try:
+                    k = self._read_into_chunk(out)
+                except OSError as e:
+                    if out and e.errno == ETIMEDOUT:
+                        return bytes(out)
+                    raise
                 if k is None:
                     return bytes(out) if out else None
                 if k == 0:
@@ -544,7 +549,7 @@ class socket(io.IOBase):
                 if not self._stream_wait():
                     break
             except OSError as e:
-                if e.errno == EAGAIN:
+                if e.errno == EAGAIN or (out and e.errno == ETIMEDOUT):
                     break
                 raise
             # look for the newline in the bytes we hold, one pbuf at a time
