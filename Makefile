@@ -15,7 +15,7 @@ PY ?= python3
 NETIF ?= tap
 
 # tools/run.py's arguments, on one line (make echoes the command as written).
-RUN_ARGS := --netif $(NETIF) $(if $(TAP),--tap $(TAP)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC)) $(foreach s,$(SET),--set $(s))
+RUN_ARGS := --netif $(NETIF) $(if $(APP),--app $(APP)) $(if $(TAP),--tap $(TAP)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC)) $(foreach s,$(SET),--set $(s))
 
 .PHONY: build build-all deps run test test-unit soak bench clean
 

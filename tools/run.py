@@ -3,6 +3,7 @@
 #   micropython tools/run.py [--netif tap] [--tap NAME] [--ip A] [--host-ip B]
 #                            [--prefix N] [--mac M] [--set NAME=VALUE]...
 #                            [--connect A.B.C.D:PORT [--count N] [--bytes B]]
+#                            [--app PROG.py]
 #
 # Without --tap it creates TAP `zc0` (gone when this process ends, whatever
 # happens) and gives the host side --host-ip/--prefix; with --tap it attaches
@@ -20,11 +21,18 @@
 # PID goes to .run/<tap>.net<N>.pid, N the inode of this process's network
 # namespace (/proc/self/ns/net), so instances in different namespaces each
 # have their own; a TAP already in use is refused naming the PID found there.
+# --app PROG.py (`make run APP=PROG.py`): once the stack is up (READY), the
+# user's MicroPython program runs with our socket module (stack/socket.py)
+# as `socket` (and `usocket`); its blocking calls drive the stack through the
+# same poll loop (stack/runner.py). When it ends, `APP {"status": ...}` is
+# printed ("ok", "error" with the exception, or "stopped" by a signal) and the
+# stack goes on serving until SIGTERM/SIGINT, then STOPPED as always.
+# SIGTERM/SIGINT while the program runs raise KeyboardInterrupt inside it.
+#
 # The system calls come from our C module `zcsys` (no ffi: a 32-bit build has none).
 import gc
 import json
 import os
-import select
 import sys
 import time
 
@@ -33,7 +41,8 @@ import zcsys
 from stack import config, services
 from stack.core import Stack
 from stack.impair import from_config as impair_from_config
-from stack.wire import TICKS_MAX, ip_parse, ip_str, mac_parse, ticks_diff
+from stack.runner import Runner
+from stack.wire import TICKS_MAX, ip_parse, ip_str, mac_parse
 
 SIGINT = 2
 SIGUSR1 = 10
@@ -42,7 +51,7 @@ EBUSY = 16
 
 USAGE = ("usage: run.py [--netif tap] [--tap NAME] [--ip A.B.C.D] [--host-ip A.B.C.D]"
          " [--prefix N] [--mac XX:..] [--set NAME=VALUE]..."
-         " [--connect A.B.C.D:PORT [--count N] [--bytes B]]")
+         " [--connect A.B.C.D:PORT [--count N] [--bytes B]] [--app PROG.py]")
 
 
 def die(msg):
@@ -55,7 +64,7 @@ def die(msg):
 def parse_args(argv):
     opts = {"netif": "tap", "tap": None, "ip": "198.51.100.2", "host_ip": "198.51.100.1",
             "prefix": "24", "mac": "02:00:00:00:00:02", "gw": None, "set": [],
-            "connect": None, "count": "1", "bytes": "4096"}
+            "connect": None, "count": "1", "bytes": "4096", "app": None}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -135,6 +144,34 @@ def snapshot(st):
     return snap
 
 
+def run_app(path, runner, state):
+    """Run the user's program with our socket module as `socket`."""
+    from stack import socket as zsocket
+    zsocket.attach(runner)
+    sys.modules["socket"] = zsocket
+    sys.modules["usocket"] = zsocket
+    try:
+        with open(path) as f:
+            src = f.read()
+    except OSError as e:
+        print("APP " + json.dumps({"status": "error", "error": "cannot read %s: %s" % (path, e)}))
+        return
+    status = {"status": "ok"}
+    state["in_app"] = True
+    try:
+        exec(compile(src, path, "exec"), {"__name__": "__main__", "__file__": path})
+    except KeyboardInterrupt:
+        status = {"status": "stopped"}
+    except SystemExit as e:
+        status = {"status": "ok", "exit": e.args[0] if e.args else None}
+    except Exception as e:      # the program's error: reported, the stack goes on
+        if hasattr(sys, "print_exception"):
+            sys.print_exception(e)
+        status = {"status": "error", "error": "%s: %s" % (type(e).__name__, e)}
+    state["in_app"] = False
+    print("APP " + json.dumps(status))
+
+
 def main():
     opts = parse_args(sys.argv[1:])
     for kv in opts["set"]:
@@ -203,40 +240,49 @@ def main():
     services.qotd(st.tcp, 17)
     if client is not None:
         client = services.Client(st.tcp, *client)
-    poller = select.poll()
-    # a C driver answers MP_STREAM_GET_FILENO; the Python layer gives its fd
-    poller.register(drv.fileno() if impaired else drv, select.POLLIN)
-    poller.register(sigs.fd, select.POLLIN)
+    # the poll loop: the driver (a C driver answers MP_STREAM_GET_FILENO; the
+    # Python layer gives its fd) and the signalfd
+    runner = Runner(st, drv.fileno() if impaired else drv)
+    state = {"running": True, "in_app": False}
+
+    def on_signal(fd):
+        s = sigs.take()
+        while s:
+            if s == SIGUSR1:
+                print(json.dumps(snapshot(st)))
+            elif s in (SIGTERM, SIGINT):
+                state["running"] = False
+                if state["in_app"]:
+                    state["in_app"] = False
+                    raise KeyboardInterrupt
+            s = sigs.take()
+
+    runner.add_fd(sigs.fd, on_signal)
+    if client is not None:
+        state["client"] = client
+
+        def kick():
+            c = state["client"]
+            if c is None:
+                return False
+            if c.kick():
+                return True             # its SYN goes out in the next poll
+            if c.done is not None:
+                print("CLIENT " + json.dumps(c.done))
+                state["client"] = None
+            return False
+        runner.hooks.append(kick)
     st.up()
     print("READY " + json.dumps({"tap": name, "netif": opts["netif"], "ip": ip_str(st.ip_addr),
                                  "mac": opts["mac"], "pid": pid, "impair": impaired,
                                  "pidfile": pidfile}))
-    running = True
-    while running:
-        # the stack's clock is ticks_ms itself, kept to 30 bits on every port
-        # (that is its wrap on 32-bit ones); deadlines compare wrap-safely
-        now = time.ticks_ms() & TICKS_MAX
-        wait = ticks_diff(st.poll(now), now)
-        if client is not None:
-            if client.kick():
-                wait = 0                # its SYN goes out in the next poll
-            elif client.done is not None:
-                print("CLIENT " + json.dumps(client.done))
-                client = None
-        if wait < 0:
-            wait = 0
-        elif wait > config.POLL_IDLE_MAX_MS:
-            wait = config.POLL_IDLE_MAX_MS
-        for obj, ev in poller.ipoll(wait):
-            if obj != sigs.fd:      # the driver: the next st.poll() takes its frames
-                continue
-            s = sigs.take()
-            while s:
-                if s == SIGUSR1:
-                    print(json.dumps(snapshot(st)))
-                elif s in (SIGTERM, SIGINT):
-                    running = False
-                s = sigs.take()
+    if opts["app"]:
+        run_app(opts["app"], runner, state)
+    while state["running"]:
+        runner.step()
+    if opts["app"]:
+        from stack import socket as zsocket
+        zsocket.close_all()         # what the program left open goes back to the pool
     st.shutdown()
     snap = st.snapshot()
     try:
