@@ -59,41 +59,13 @@ def _storage(buf):
     return _addressof(buf) if _addressof is not None else None
 
 
-# ---- the readiness fd --------------------------------------------------------
-_EFD_NONBLOCK = 0o4000
-_EFD_CLOEXEC = 0o2000000
+# ---- the readiness fd (stack/eventfd.py) ---------------------------------------
+from . import eventfd as _efd  # noqa: E402
 
-try:
-    import os as _os
-    _os.eventfd  # noqa: B018  (CPython >= 3.10 on Linux)
-
-    def _efd_open():
-        return _os.eventfd(0, _EFD_NONBLOCK | _EFD_CLOEXEC)
-
-    def _efd_set(fd):
-        _os.eventfd_write(fd, 1)
-
-    def _efd_clear(fd):
-        try:
-            _os.eventfd_read(fd)
-        except OSError:
-            pass
-
-    _efd_close = _os.close
-except (ImportError, AttributeError):
-    try:
-        # MicroPython unix: our C module (drivers/sys), present on both widths.
-        import zcsys as _zcsys
-        _efd_open = _zcsys.efd_open
-        _efd_set = _zcsys.efd_set
-        _efd_clear = _zcsys.efd_clear
-        _efd_close = _zcsys.close
-    except ImportError:
-        def _efd_open():
-            return -1
-
-        _efd_set = _efd_clear = _efd_close = None
-
+_efd_open = _efd.open
+_efd_set = _efd.set
+_efd_clear = _efd.clear
+_efd_close = _efd.close
 
 
 def check_gather(n, gather, max_seg):

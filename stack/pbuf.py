@@ -481,6 +481,24 @@ def copy_in(p, offset, src, soff, n):
     return k
 
 
+def copy_bytes(p, off, n):
+    """n bytes of chain p (off bytes in) as one `bytes`: a single counted
+    copy when they lie in one pbuf (the socket API's copying recv)."""
+    if n == 0:
+        return b""
+    while p is not None and off >= p.len:
+        off -= p.len
+        p = p.next
+    if p.len - off >= n:
+        a = p.off + off
+        b = bytes(memoryview(p.buf)[a:a + n])
+        _copied[0] += n
+        return b
+    ba = bytearray(n)
+    copy_out(p, off, ba, 0, n)
+    return bytes(ba)
+
+
 def to_bytes(p):
     """The chain's bytes as one `bytes` (diagnostics and tests; counted)."""
     b = bytearray(p.tot)

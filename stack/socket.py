@@ -18,7 +18,7 @@ import io
 from micropython import const
 
 from . import pbuf
-from .memif import _efd_clear, _efd_close, _efd_open, _efd_set
+from . import eventfd
 from .pool import pool
 from .tcp import SYN_SENT
 from .wire import ip_parse, ip_str, ticks_add, ticks_diff
@@ -129,24 +129,6 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
              "", (ip, int(port)))]
 
 
-def _copy_bytes(p, off, n):
-    """n bytes from chain p (off bytes in) as bytes: one counted copy when
-    they lie in one pbuf."""
-    if n == 0:
-        return b""
-    while p is not None and off >= p.len:
-        off -= p.len
-        p = p.next
-    if p.len - off >= n:
-        a = p.off + off
-        b = bytes(memoryview(p.buf)[a:a + n])
-        pbuf._copied[0] += n
-        return b
-    ba = bytearray(n)
-    pbuf.copy_out(p, off, ba, 0, n)
-    return bytes(ba)
-
-
 def _to_pbuf(buf, off, k):
     """A pbuf of buf[off:off+k]: bytes by reference, anything else copied
     into pool blocks (counted). None when the pool has no block for it."""
@@ -177,7 +159,7 @@ class socket(io.IOBase):
         self.peer = None        # (bytes(4), port)
         self.reuse = False
         self.bcast_ok = False
-        self.fd = _efd_open()
+        self.fd = eventfd.open()
         self._lit = False
         _live.append(self)
         self.pcb = None
@@ -210,9 +192,9 @@ class socket(io.IOBase):
         r = self._readable()
         if r != self._lit and self.fd >= 0:
             if r:
-                _efd_set(self.fd)
+                eventfd.set(self.fd)
             else:
-                _efd_clear(self.fd)
+                eventfd.clear(self.fd)
             self._lit = r
 
     def fileno(self):
@@ -444,7 +426,7 @@ class socket(io.IOBase):
         k = self._avail()
         if k > n:
             k = n
-        b = _copy_bytes(self.rq, self.roff, k)
+        b = pbuf.copy_bytes(self.rq, self.roff, k)
         self._consume(k)
         return b
 
@@ -538,7 +520,7 @@ class socket(io.IOBase):
                 return None
             raise
         k = self._avail()
-        out.extend(_copy_bytes(self.rq, self.roff, k))
+        out.extend(pbuf.copy_bytes(self.rq, self.roff, k))
         self._consume(k)
         return k
 
@@ -569,7 +551,7 @@ class socket(io.IOBase):
                     i += 1
                 off = 0
                 p = p.next
-            out.extend(_copy_bytes(self.rq, self.roff, k))
+            out.extend(pbuf.copy_bytes(self.rq, self.roff, k))
             self._consume(k)
             if found:
                 break
@@ -746,7 +728,7 @@ class socket(io.IOBase):
         self._udp_error()
         p, ip, port = self.rq.pop(0)
         k = p.tot if p.tot < n else n
-        b = _copy_bytes(p, 0, k)
+        b = pbuf.copy_bytes(p, 0, k)
         pbuf.free(p)
         self._sig()
         return b, (ip_str(ip), port)
@@ -818,7 +800,7 @@ class socket(io.IOBase):
 
     def _close_fd(self):
         if self.fd >= 0:
-            _efd_close(self.fd)
+            eventfd.close(self.fd)
         self.fd = -1
 
     def makefile(self, mode="rb", buffering=0):
