@@ -185,11 +185,45 @@ def start_server(ns, lifetime_s):
 
 # ---------------------------------------------------------------- the stack
 
+PROF_PY = os.path.join(HERE, "tcpprof.py")
+PROFILE_TOP = 20
+
+
 class StackProc(er.StackProc):
-    def __init__(self, ns, mpy, settings=None):
+    def __init__(self, ns, mpy, settings=None, profile=False):
         zcrun.RunPy.__init__(self, ns, mpy, args=["--ip", PEER_IP, "--host-ip", HOST_IP,
                                                   "--prefix", str(PREFIX_LEN)],
                              settings=settings)
+        if profile:
+            self.script = PROF_PY
+
+    def profile_since(self, mark):
+        """The JSON of the first PROFILE line (tools/bench/tcpprof.py) after
+        the first `mark` lines of other_stdout: what the stack did from the
+        snapshot before a case to the first one after it."""
+        for line in self.other_stdout[mark:]:
+            if line.startswith("PROFILE "):
+                return json.loads(line[len("PROFILE "):])
+        return None
+
+
+def profile_table(prof, segments, unit="segment"):
+    """The top functions by exclusive time, per segment (or per `unit`: the
+    cps case counts per connection; the keys keep their _seg names)."""
+    funcs = prof["funcs"]
+    total = sum(v[0] for v in funcs.values())
+    rows = sorted(funcs.items(), key=lambda kv: -kv[1][0])[:PROFILE_TOP]
+    return {"unit": unit, "segments": segments, "total_us": total,
+            "us_per_segment": round(total / segments, 2) if segments else None,
+            "wrapped_calls_per_segment": round(sum(v[1] for v in funcs.values()) / segments, 1)
+            if segments else None,
+            "wrapper_overhead_us": {"inner": round(prof["inner_ov_us"], 3),
+                                    "outer": round(prof["outer_ov_us"], 3)},
+            "top": [{"func": k, "excl_us_per_seg": round(v[0] / segments, 2),
+                     "incl_us_per_seg": round(v[2] / segments, 2),
+                     "calls_per_seg": round(v[1] / segments, 2),
+                     "share": round(v[0] / total, 3) if total else None}
+                    for k, v in rows]}
 
 
 # ---------------------------------------------------------------- clients
@@ -347,7 +381,12 @@ def run_bulk(name, t, a, deadline):
            "server_cpu_s": round(c1 - c0, 3),
            "server_cpu_s_per_mb": round((c1 - c0) / mb, 5),
            "client_cpu_s_per_mb": round((u1 - u0) / mb, 5)}
+    mark = len(t["stack"].other_stdout) if t.get("profile") else 0
     zc_after(t, res, before, nbytes)
+    if t.get("profile"):
+        segs = res.get("counters_delta", {}).get("tcp_rx" if name == "bulk_in" else "tcp_tx", 0)
+        prof = t["stack"].profile_since(mark)
+        res["profile"] = profile_table(prof, segs) if prof else None
     return res
 
 
@@ -364,7 +403,11 @@ def run_cps(t, a, deadline):
     secs = cps(t, a.conns, a.timeout, deadline)
     res = {"connections": a.conns, "seconds": round(secs, 4),
            "per_s": round(a.conns / secs, 1)}
+    mark = len(t["stack"].other_stdout) if t.get("profile") else 0
     zc_after(t, res, before, 2 * a.conns)
+    if t.get("profile"):
+        prof = t["stack"].profile_since(mark)
+        res["profile"] = profile_table(prof, a.conns, "connection") if prof else None
     return res
 
 
@@ -433,6 +476,11 @@ def parse_args(argv):
     ap.add_argument("--out", default=DEFAULT_OUT, help="JSON output file (%(default)s)")
     ap.add_argument("--micropython", default=os.environ.get("ZC_MICROPYTHON", er.DEFAULT_MPY),
                     help="MicroPython binary (%(default)s)")
+    ap.add_argument("--profile", action="store_true",
+                    help="the stack under tools/bench/tcpprof.py (every stack function timed "
+                         "with ticks_us); the bulk and cps cases, zcstack only, with the top "
+                         "costs per segment (tcp_rx segments in, tcp_tx out) or per "
+                         "connection; the speeds are then not the stack's")
     ap.add_argument("--cases", default=",".join(CASES),
                     help="comma-separated subset of: " + ", ".join(CASES))
     a = ap.parse_args(argv)
@@ -441,6 +489,8 @@ def parse_args(argv):
     if bad:
         ap.error("unknown case(s): " + ", ".join(bad))
     a.cases = [c for c in CASES if c in wanted]
+    if a.profile:
+        a.cases = [c for c in a.cases if c.startswith("bulk_") or c == "cps"]
     if not a.cases:
         ap.error("no case selected")
     if not (0.001 <= a.bulk_mb <= 100000 and 1 <= a.linux_bulk_factor <= 1000):
@@ -539,6 +589,7 @@ def main(argv=None):
     result = {
         "tool": "tools/bench/tcp_bench.py",
         "api": "raw",
+        "profiled": a.profile,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_head": er.git_head(),
         "machine": machine,
@@ -558,7 +609,7 @@ def main(argv=None):
         t_start = time.monotonic()
         deadline = t_start + a.time_limit
         zns.make()
-        stack = StackProc(zns, a.micropython, settings).start()
+        stack = StackProc(zns, a.micropython, settings, profile=a.profile).start()
         check_route(zns, PEER_IP, TAP)
         hns.make()
         pns.make()
@@ -568,13 +619,14 @@ def main(argv=None):
         targets = {
             "linux": {"host_ns": hns, "dev": VETH_HOST, "server_pid": server.pid},
             "zcstack": {"host_ns": zns, "dev": TAP, "server_pid": stack.ready["pid"],
-                        "stack": stack},
+                        "stack": stack, "profile": a.profile},
         }
+        tnames = ("zcstack",) if a.profile else ("linux", "zcstack")
         rc = 0
         for name in a.cases:
             case = {"case": name}
             result["cases"].append(case)
-            for tname in ("linux", "zcstack"):
+            for tname in tnames:
                 log("%s %s" % (name, tname))
                 try:
                     case[tname] = run_case(name, targets[tname], a, deadline)
