@@ -313,11 +313,15 @@ def echo_1(t, count, warmup, timeout, deadline):
 
 
 def cps(t, conns, timeout, deadline):
+    """Seconds for `conns` connections, and each one's time (ns) from
+    socket() to close()."""
     buf = bytearray(16)
+    each = []
     t0 = time.perf_counter()
     for i in range(conns):
         if not i & 15:
             _check_deadline(deadline)
+        c0 = time.perf_counter_ns()
         s = _sock(t, timeout)
         try:
             s.connect((PEER_IP, ECHO_PORT))
@@ -327,7 +331,8 @@ def cps(t, conns, timeout, deadline):
                 raise CaseError("connection %d: got %r" % (i, bytes(buf[:k])))
         finally:
             s.close()
-    return time.perf_counter() - t0
+        each.append(time.perf_counter_ns() - c0)
+    return time.perf_counter() - t0, each
 
 
 def summarize_rtt(samples):
@@ -400,9 +405,14 @@ def run_echo(t, a, deadline):
 
 def run_cps(t, a, deadline):
     before = zc_before(t)
-    secs = cps(t, a.conns, a.timeout, deadline)
+    c0 = proc_cpu_s(t["server_pid"])
+    secs, each = cps(t, a.conns, a.timeout, deadline)
+    c1 = proc_cpu_s(t["server_pid"])
     res = {"connections": a.conns, "seconds": round(secs, 4),
-           "per_s": round(a.conns / secs, 1)}
+           "per_s": round(a.conns / secs, 1),
+           "server_cpu_ms_per_conn": round((c1 - c0) * 1000 / a.conns, 4)}
+    res["each"] = summarize_rtt(each)    # one connection, socket() to close()
+    del res["each"]["samples"]
     mark = len(t["stack"].other_stdout) if t.get("profile") else 0
     zc_after(t, res, before, 2 * a.conns)
     if t.get("profile"):
@@ -583,6 +593,7 @@ def main(argv=None):
     machine = er.machine_info(a.micropython)
     machine["width"] = mpy_width(a.micropython)
     machine["cpu"] = cpu_model()
+    machine["loadavg_start"] = os.getloadavg()    # other work on the machine skews the figures
     settings = {}
     if a.idle_conns > 28:
         settings["TCP_MAX_PCBS"] = a.idle_conns + 8
@@ -645,6 +656,7 @@ def main(argv=None):
         result["complete"] = rc == 0
         result["verdicts"] = verdicts(result)
         result["elapsed_s"] = round(time.monotonic() - t_start, 1)
+        machine["loadavg_end"] = os.getloadavg()
     except KeyboardInterrupt as e:
         log("interrupted (%s); cleaning up" % (e or "Ctrl-C"))
         result["error"] = "interrupted"
