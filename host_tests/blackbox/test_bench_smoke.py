@@ -157,6 +157,8 @@ def test_tcp_bench_smoke(tmp_path):
     for t in ("linux", "zcstack"):
         assert c[t]["connections"] == TCP_CONNS, (t, c[t])
         _pos(("cps", t), c[t]["per_s"])
+        assert c[t]["each"]["min_ms"] <= c[t]["each"]["p50_ms"] <= c[t]["each"]["max_ms"], c[t]
+        assert c[t]["server_cpu_ms_per_conn"] >= 0
     assert c["zcstack"]["counters_delta"].get("tcp_accepted") == TCP_CONNS, c["zcstack"]
     c = got["idle_heap"]
     assert c["linux"] is None

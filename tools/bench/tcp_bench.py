@@ -2,10 +2,12 @@
 """TCP benchmark through the raw API: zcstack on TAP beside the Linux kernel
 over a veth pair, in the same run (CPython 3.11).
 
-    tools/bench/tcp_bench.py [--bulk-mb N] [--echo-count N] [--warmup N]
-                             [--conns N] [--idle-conns N] [--timeout S]
+    tools/bench/tcp_bench.py [--bulk-mb N] [--linux-bulk-factor N] [--echo-count N]
+                             [--warmup N] [--conns N] [--idle-conns N] [--timeout S]
                              [--time-limit S] [--out PATH] [--micropython PATH]
-                             [--cases LIST]
+                             [--cases LIST] [--profile]
+    tools/bench/tcp_bench.py --table build/bench/tcp.json build/bench/tcp32.json
+                             (the README's table from the JSON reports)
 
 Cases, each against both targets (Linux is always the client, our own
 sockets in the host-side namespace, as tools/bench/echo_rtt.py does for ICMP
@@ -572,8 +574,60 @@ def mpy_width(mpy):
         return None
 
 
+ROWS = (  # README table: label, case, key, scale, digits, target
+    ("bulk Linux → stack (discard, 9), MB/s", "bulk_in", "mb_per_s", 1, 1, "≥ 50"),
+    ("bulk stack → Linux (source, 19), MB/s", "bulk_out", "mb_per_s", 1, 1, "≥ 50"),
+    ("1-byte echo RTT p50 (echo, 7), ms", "echo_1", "p50_ms", 1, 3, "≤ 0.15"),
+    ("1-byte echo RTT p99, ms", "echo_1", "p99_ms", 1, 3, ""),
+    ("connections/s (connect, 1 byte each way, close)", "cps", "per_s", 1, 0, "≥ 3,000"),
+    ("server CPU per connection, ms", "cps", "server_cpu_ms_per_conn", 1, 3, ""),
+    ("server CPU s per MB, bulk in", "bulk_in", "server_cpu_s_per_mb", 1, 4, ""),
+    ("server CPU s per MB, bulk out", "bulk_out", "server_cpu_s_per_mb", 1, 4, ""),
+    ("payload bytes copied per delivered byte (all cases)", None, "copied", 1, 0, "0"),
+    ("heap bytes per idle connection", "idle_heap", "heap_bytes_per_conn", 1, 0, "≤ 1,536 (32-bit)"),
+)
+
+
+def table(paths):
+    """The README's table of TCP figures, from bench JSON files (one per width)."""
+    reps = [json.load(open(p)) for p in paths]
+    head = "| figure |"
+    rule = "|---|"
+    for r in reps:
+        w = r["machine"].get("width")
+        head += " zcstack %s-bit | Linux | ratio |" % w
+        rule += "---:|---:|---:|"
+    print(head + " target |")
+    print(rule + "---|")
+
+    def fmt(v, digits):
+        if v is None:
+            return "n/a"
+        return ("{:,.%df}" % digits).format(v)
+    for label, case, key, _, digits, target in ROWS:
+        line = "| %s |" % label
+        for r in reps:
+            got = {c["case"]: c for c in r["cases"]}
+            if case is None:        # the most any zcstack case copied
+                vals = [(got[n].get("zcstack") or {}).get("copied_per_byte")
+                        for n in ("bulk_in", "bulk_out", "echo_1", "cps") if n in got]
+                vals = [v for v in vals if v is not None]
+                z, lx = (max(vals) if vals else None), None
+            else:
+                c = got.get(case, {})
+                z = (c.get("zcstack") or {}).get(key)
+                lx = (c.get("linux") or {}).get(key)
+            line += " %s | %s | %s |" % (fmt(z, digits), fmt(lx, digits),
+                                         fmt(ratio(z, lx), 3) if lx else "")
+        print(line + " %s |" % target)
+    return 0
+
+
 def main(argv=None):
-    a = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--table"]:
+        return table(argv[1:])
+    a = parse_args(argv)
     if os.geteuid() != 0:
         log("needs root (network namespaces, TAP)")
         return 2
