@@ -55,9 +55,11 @@ soak: build-all
 	@cat build/soak/tcp_figures.jsonl
 
 # BENCH_ARGS: e.g. "--count 200 --cases icmp_56,udp_64" (see tools/bench/echo_rtt.py)
-# The report goes to build/bench/echo_rtt.json (BITS=32: echo_rtt32.json).
+# TCP_BENCH_ARGS: e.g. "--bulk-mb 256 --conns 5000 --cases bulk_in,cps" (tools/bench/tcp_bench.py)
+# The reports go to build/bench/echo_rtt.json and tcp.json (BITS=32: echo_rtt32.json, tcp32.json).
 bench: build
 	$(PY) tools/bench/echo_rtt.py --micropython $(MPY) --out build/bench/echo_rtt$(if $(filter 32,$(BITS)),32).json $(BENCH_ARGS)
+	$(PY) tools/bench/tcp_bench.py --micropython $(MPY) --out build/bench/tcp$(if $(filter 32,$(BITS)),32).json $(TCP_BENCH_ARGS)
 
 clean:
 	rm -rf build

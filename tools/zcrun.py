@@ -100,6 +100,7 @@ class RunPy:
     what = "tools/run.py"        # how messages name the process
     error = RunPyError           # what they raise
     stderr_tail_lines = 0        # stderr lines an "it exited" error carries
+    script = RUN_PY              # what MicroPython runs (the bench's profiler wraps run.py)
 
     def __init__(self, netns, mpy=MPY_BIN, args=(), settings=None, micropypath=None):
         self.netns = netns
@@ -118,10 +119,10 @@ class RunPy:
     def start(self):
         """Start run.py and wait (bounded) for its READY line."""
         for path, what in ((self.mpy, "MicroPython binary (run `make build`)"),
-                           (RUN_PY, "tools/run.py")):
+                           (self.script, "tools/run.py")):
             if not os.path.exists(path):
                 raise self.error("%s missing: %s" % (what, path))
-        argv = [self.mpy, RUN_PY, "--netif", "tap"] + self.args
+        argv = [self.mpy, self.script, "--netif", "tap"] + self.args
         for k, v in sorted(self.settings.items()):
             argv += ["--set", "%s=%s" % (k, v)]
         self.argv = argv

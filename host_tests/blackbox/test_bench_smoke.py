@@ -92,3 +92,91 @@ def test_bench_smoke(tmp_path):
 
     assert rep["stack_exit_status"] == 0
     assert rep["stack_stopped_at_baseline"] is True, rep.get("stack_stopped_pool")
+
+
+# ---------------------------------------------------------------- TCP (tools/bench/tcp_bench.py)
+
+TCP_TOOL = os.path.join(ROOT, "tools", "bench", "tcp_bench.py")
+TCP_CASES = ("bulk_in", "bulk_out", "echo_1", "cps", "idle_heap")
+TCP_ECHOES = 20
+TCP_CONNS = 20
+TCP_IDLE = 4
+TCP_BULK_BYTES = 10 ** 6
+
+
+def _pos(where, v):
+    assert isinstance(v, (int, float)) and math.isfinite(v) and v > 0, (where, v)
+
+
+def test_tcp_bench_smoke(tmp_path):
+    """A tiny run of every TCP case: complete JSON, both targets answered
+    each case (bulk bytes all delivered, every echo back, every connection
+    made), the stack's pool at baseline after each, nothing copied."""
+    out = tmp_path / "tcp.json"
+    before = _our_namespaces()
+    r = subprocess.run([sys.executable, TCP_TOOL, "--bulk-mb", "1", "--linux-bulk-factor", "1",
+                        "--echo-count", str(TCP_ECHOES), "--warmup", "5",
+                        "--conns", str(TCP_CONNS), "--idle-conns", str(TCP_IDLE),
+                        "--time-limit", "60", "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=180,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, "tcp_bench exited %d\nstderr:\n%s\nstdout:\n%s" % (
+        r.returncode, r.stderr[-4000:], r.stdout[-4000:])
+    assert _our_namespaces() - before == set()
+
+    rep = json.loads(out.read_text())
+    assert json.loads(r.stdout) == rep, "stdout and --out differ"
+    assert rep["complete"] is True and "error" not in rep, rep.get("error")
+    assert rep["api"] == "raw"
+    m = rep["machine"]
+    assert m["nproc"] >= 1 and m["uname_r"] and m["width"] == 64 and m["cpu"]
+    assert rep["targets"]["bulk_mb_per_s"] == 50.0 and rep["targets"]["cps"] == 3000.0
+
+    got = {c["case"]: c for c in rep["cases"]}
+    assert tuple(got) == TCP_CASES
+    for name in ("bulk_in", "bulk_out"):
+        c = got[name]
+        for t in ("linux", "zcstack"):
+            res = c[t]
+            assert res["bytes"] == TCP_BULK_BYTES, (name, t, res)
+            for k in ("seconds", "mb_per_s"):
+                _pos((name, t, k), res[k])
+            assert res["server_cpu_s_per_mb"] >= 0 and res["client_cpu_s_per_mb"] >= 0
+        _pos((name, "ratio"), c["ratio_mb_per_s"])
+        # the frames went through the stack's driver: at least a full segment's worth each
+        drv = c["zcstack"]["driver_delta"]
+        assert drv.get("rx_frames", 0) + drv.get("tx_frames", 0) >= TCP_BULK_BYTES // 1460, drv
+    c = got["echo_1"]
+    for t in ("linux", "zcstack"):
+        res = c[t]
+        assert res["samples"] == TCP_ECHOES, (t, res)
+        assert res["min_ms"] <= res["p50_ms"] <= res["p99_ms"] <= res["max_ms"], (t, res)
+        _pos(("echo_1", t), res["min_ms"])
+    _pos("ratio_p50_ms", c["ratio_p50_ms"])
+    c = got["cps"]
+    for t in ("linux", "zcstack"):
+        assert c[t]["connections"] == TCP_CONNS, (t, c[t])
+        _pos(("cps", t), c[t]["per_s"])
+        assert c[t]["each"]["min_ms"] <= c[t]["each"]["p50_ms"] <= c[t]["each"]["max_ms"], c[t]
+        assert c[t]["server_cpu_ms_per_conn"] >= 0
+    assert c["zcstack"]["counters_delta"].get("tcp_accepted") == TCP_CONNS, c["zcstack"]
+    c = got["idle_heap"]
+    assert c["linux"] is None
+    z = c["zcstack"]
+    assert z["connections"] == TCP_IDLE
+    # a connection costs something, and it is given back after close (a list
+    # that grew may keep its room: a few words, far below one connection)
+    _pos("heap_bytes_per_conn", z["heap_bytes_per_conn"])
+    assert z["heap_after_close"] - z["heap_before"] <= 128, z
+
+    for name in ("bulk_in", "bulk_out", "echo_1", "cps"):
+        z = got[name]["zcstack"]
+        assert z["copied_bytes"] == 0, (name, z["copied_bytes"])
+        assert z["pool_at_baseline"] is True, name
+    assert got["idle_heap"]["zcstack"]["pool_at_baseline"] is True
+    v = rep["verdicts"]
+    assert set(v) == {"bulk_in_mb_per_s", "bulk_out_mb_per_s", "cps", "echo_1_p50_ms",
+                      "heap_per_idle_conn_bytes", "copied_per_byte"}
+    assert v["copied_per_byte"]["met"] is True
+    assert rep["stack_exit_status"] == 0
+    assert rep["stack_stopped_at_baseline"] is True
