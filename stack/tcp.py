@@ -10,6 +10,8 @@
 # Nothing here turns a sequence number into a Python int (a heap object on a
 # 32-bit port): SND.UNA, RCV.NXT and friends are 4-byte buffers, everything
 # else is a small offset from them (stack/seq.py does the arithmetic).
+import hashlib
+import os
 from array import array
 
 from micropython import const
@@ -242,7 +244,6 @@ class Pcb:
 
 class Tcp:
     def __init__(self, stack):
-        import os
         self.st = stack
         self.ctr = stack.ctr
         self.active = []            # connections (not listeners), bounded by TCP_MAX_PCBS
@@ -286,7 +287,6 @@ class Tcp:
 
     def _ephemeral(self):
         """A random free port of the dynamic range (RFC 6056, algorithm 1)."""
-        import os
         for _ in range(64):
             r = os.urandom(2)
             port = _EPHEMERAL_LO + (((r[0] << 8) | r[1]) % _EPHEMERAL_N)
@@ -382,7 +382,6 @@ class Tcp:
     def _isn(self, pcb):
         """RFC 6528: ISN = M + F(4-tuple, secret), M a 4 us clock. Computed in
         16-bit limbs: no 32-bit int on a 32-bit port."""
-        import hashlib
         h = hashlib.sha256(self.key)
         h.update(self.st.ip_addr)
         h.update(pcb.rip)

