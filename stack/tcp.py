@@ -156,6 +156,7 @@ class Pcb:
         self.rx_done = rx_done          # made once per connection: no object per segment
         self.fin_rcvd = False
         self.unacked_segs = 0       # in-order segments not acknowledged yet
+        self.ack_due = False        # an ACK to send at the end of this poll round
         # timers (ticks, or _NO_TIMER)
         self.rto = config.TCP_RTO_INITIAL_MS
         self.srtt = 0
@@ -670,6 +671,7 @@ class Tcp:
         if flags & ACK:
             pcb.ack_at = _NO_TIMER
             pcb.unacked_segs = 0
+            pcb.ack_due = False
             copy_field(pcb.last_ack, 0, pcb.rcv_nxt, 0, 4)
         return st.ip.output(h, None, pcb.rip, PROTO_TCP, tag=TX_TCP)
 
@@ -1363,7 +1365,10 @@ class Tcp:
 
     def _ack_later(self, pcb):
         if pcb.unacked_segs >= 2:
-            self.send_ack(pcb)                  # every second full segment (RFC 5681 4.2)
+            # every second segment (RFC 5681 4.2), but once per poll round: a
+            # batch of segments taken in one round gets one ACK at its end
+            # (unless a reply of ours carries it first)
+            pcb.ack_due = True
         elif pcb.ack_at == _NO_TIMER:
             pcb.ack_at = ticks_add(self.st.now, config.TCP_DELACK_MS)
 
@@ -1656,6 +1661,11 @@ class Tcp:
         a timer tick later)."""
         sent = False
         for pcb in self.active:
+            if pcb.ack_due:
+                pcb.ack_due = False
+                if pcb.unacked_segs:
+                    self.send_ack(pcb)
+                    sent = True
             if pcb.blocked and self.output(pcb):
                 sent = True
             if pcb.wnd_check:
