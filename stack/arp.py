@@ -165,6 +165,7 @@ class Arp:
                     victim = vk
             if victim is None or not self._remember(victim, c[victim], now):
                 return None
+            c[victim][E_MAC] = None
             del c[victim]
         last = self.asked.pop(k, None)
         if last is None:
@@ -196,6 +197,7 @@ class Arp:
                 del a[k]
 
     def _give_up(self, e):
+        e[E_MAC] = None     # gone from the cache: whoever kept the entry (TCP) sees it
         q = e[E_QUEUE]
         e[E_QUEUE] = []
         for i in range(0, len(q), 2):
@@ -323,6 +325,7 @@ class Arp:
     def flush(self):
         """Drop every entry and free every queued packet (shutdown)."""
         for k in self.cache:
+            self.cache[k][E_MAC] = None
             q = self.cache[k][E_QUEUE]
             for i in range(0, len(q), 2):
                 pbuf.free(q[i])

@@ -191,7 +191,7 @@ class Ipv4:
                     pbuf.free(p)
                     return False
                 p = pbuf.cat(h, p)
-            _fill(p.buf, p.off, p.tot, tos, ident, 0, ttl, proto, src, dst)
+            fill_header(p.buf, p.off, p.tot, tos, ident, 0, ttl, proto, src, dst)
             return self._link_out(p, nexthop, dst, TX_IPV4 | tag)
         # fragment: fresh header blocks chained to windows of the payload
         if p.tot + IPV4_HLEN > 65535:
@@ -216,7 +216,7 @@ class Ipv4:
                 ok = False
                 break
             pbuf.cat(h, tail)
-            _fill(h.buf, h.off, h.tot, tos, ident, (off >> 3) | (0 if last else MF), ttl, proto, src, dst)
+            fill_header(h.buf, h.off, h.tot, tos, ident, (off >> 3) | (0 if last else MF), ttl, proto, src, dst)
             # the datagram counts (ipv4_tx and the caller's tag) with its last fragment
             if not self._link_out(h, nexthop, dst, (TX_FRAG | TX_IPV4 | tag) if last else TX_FRAG):
                 # a datagram with a hole is no use: send no more of it
@@ -255,7 +255,7 @@ class Ipv4:
         return ok
 
 
-def _fill(b, o, tl, tos, ident, frag, ttl, proto, src, dst):
+def fill_header(b, o, tl, tos, ident, frag, ttl, proto, src, dst):
     b[o] = 0x45
     b[o + 1] = tos
     put16(b, o + 2, tl)

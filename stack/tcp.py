@@ -18,10 +18,12 @@ from micropython import const
 
 from . import config, pbuf
 from .checksum import finish, pbuf_sum, sum16
-from .ipv4 import TX_TCP
+from .arp import E_MAC
+from .ipv4 import TX_IPV4, TX_TCP, count_tx, fill_header
 from .pool import pool
 from .seq import seq_add, seq_diff, seq_lt
-from .wire import PROTO_TCP, be16, copy_field, ip_addr, put16, same, ticks_add, ticks_diff
+from .wire import (ETHERTYPE_IPV4, IPV4_HLEN, PROTO_TCP, be16, copy_field, ip_addr, put16, same,
+                   ticks_add, ticks_diff)
 
 # states (RFC 9293 3.3.2)
 CLOSED = const(0)
@@ -171,6 +173,8 @@ class Pcb:
         self.tw_at = _NO_TIMER
         self.born = 0
         self.blocked = False        # output stopped on a full TX ring
+        self.l2_e = None            # the next hop's ARP entry, and its MAC, once resolved
+        self.l2_mac = None
 
     def __repr__(self):
         return "<tcp %d->%d.%d.%d.%d:%d %s>" % (self.lport, self.rip[0], self.rip[1], self.rip[2],
@@ -673,7 +677,38 @@ class Tcp:
             pcb.unacked_segs = 0
             pcb.ack_due = False
             copy_field(pcb.last_ack, 0, pcb.rcv_nxt, 0, 4)
-        return st.ip.output(h, None, pcb.rip, PROTO_TCP, tag=TX_TCP)
+        e = pcb.l2_e
+        if e is None or e[E_MAC] is not pcb.l2_mac or tl + IPV4_HLEN > st.netif.mtu:
+            ok = st.ip.output(h, None, pcb.rip, PROTO_TCP, tag=TX_TCP)
+            self._l2_learn(pcb)
+            return ok
+        # The route and the neighbour are known (the ARP entry is still the one
+        # we saw): the IP header straight into the header block, then Ethernet.
+        ip = st.ip
+        pbuf.header(h, IPV4_HLEN)
+        ident = ip.ident
+        ip.ident = (ident + 1) & 0xFFFF
+        fill_header(h.buf, h.off, h.tot, 0, ident, 0, config.IP_DEFAULT_TTL, PROTO_TCP,
+                    st.ip_addr, pcb.rip)
+        if st.netif.output(h, pcb.l2_mac, ETHERTYPE_IPV4):
+            count_tx(self.ctr, TX_IPV4 | TX_TCP)
+            return True
+        return False
+
+    def _l2_learn(self, pcb):
+        """Keep the ARP entry of the connection's next hop, once resolved, so
+        later segments skip the route and ARP lookups; the entry's MAC turns
+        None (or another object) when ARP forgets or relearns it."""
+        ip = self.st.ip
+        nh = ip.route(pcb.rip)
+        e = None
+        if nh is not None and not ip.is_bcast(nh) and nh[0] >> 4 != 14:
+            e = self.st.arp.entry(nh)
+        if e is not None and e[E_MAC] is not None:
+            pcb.l2_e = e
+            pcb.l2_mac = e[E_MAC]
+        else:
+            pcb.l2_e = None
 
     def _send_syn(self, pcb):
         flags = SYN | ACK if pcb.state == SYN_RCVD else SYN
