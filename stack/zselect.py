@@ -42,6 +42,7 @@ class poll:
         self._p = _select.poll()
         self._own = {}          # the stack's fds -> handler (None: the driver)
         self._out = {}          # our sockets the caller wants POLLOUT for -> mask
+        self._byfd = {}         # fd -> our socket (results are objects, as MicroPython's)
         self._sleeps = hasattr(rt, "poller")    # ManualRunner: a clock, no sleeping
         d = getattr(rt, "drv_obj", None)
         if d is not None:
@@ -54,6 +55,7 @@ class poll:
     def _kmask(self, obj, mask):
         """The mask for the kernel; POLLOUT of our sockets is kept here."""
         if isinstance(obj, _zsock.socket):
+            self._byfd[obj.fileno()] = obj      # CPython's poll answers fds
             if mask & POLLOUT:
                 self._out[obj] = mask
             elif obj in self._out:
@@ -70,6 +72,8 @@ class poll:
     def unregister(self, obj):
         if obj in self._out:
             del self._out[obj]
+        if isinstance(obj, _zsock.socket) and obj.fileno() in self._byfd:
+            del self._byfd[obj.fileno()]
         self._p.unregister(obj)
 
     def poll(self, timeout=-1):
@@ -108,6 +112,8 @@ class poll:
                     if fn is not None:
                         fn(obj)
                     continue
+                if type(obj) is int:
+                    obj = self._byfd.get(obj, obj)
                 ready[obj] = ready.get(obj, 0) | ent[1]
             if ready:
                 res = list(ready.items())
