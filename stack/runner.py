@@ -31,8 +31,11 @@ class Runner:
         self.steps = 0
         if drv_obj is None:
             drv_obj = st.netif.drv.fileno()
-        if not (isinstance(drv_obj, int) and drv_obj < 0):
+        if isinstance(drv_obj, int) and drv_obj < 0:
+            drv_obj = None
+        else:
             self.poller.register(drv_obj, select.POLLIN)
+        self.drv_obj = drv_obj  # what stack/zselect.py's polls wake for too
 
     def now(self):
         return ticks_now()

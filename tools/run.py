@@ -28,6 +28,8 @@
 # printed ("ok", "error" with the exception, or "stopped" by a signal) and the
 # stack goes on serving until SIGTERM/SIGINT, then STOPPED as always.
 # SIGTERM/SIGINT while the program runs raise KeyboardInterrupt inside it.
+# Its `select` is stack/zselect.py: select.poll, and so asyncio (whose loop
+# sleeps in select.poll), drives the stack while it waits.
 #
 # The system calls come from our C module `zcsys` (no ffi: a 32-bit build has none).
 import gc
@@ -147,9 +149,13 @@ def snapshot(st):
 def run_app(path, runner, state):
     """Run the user's program with our socket module as `socket`."""
     from stack import socket as zsocket
+    from stack import zselect
     zsocket.attach(runner)
     sys.modules["socket"] = zsocket
     sys.modules["usocket"] = zsocket
+    # select.poll (and asyncio, which polls through it) drives the stack
+    sys.modules["select"] = zselect
+    sys.modules["uselect"] = zselect
     try:
         with open(path) as f:
             src = f.read()
