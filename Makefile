@@ -60,6 +60,7 @@ soak: build-all
 bench: build
 	$(PY) tools/bench/echo_rtt.py --micropython $(MPY) --out build/bench/echo_rtt$(if $(filter 32,$(BITS)),32).json $(BENCH_ARGS)
 	$(PY) tools/bench/tcp_bench.py --micropython $(MPY) --out build/bench/tcp$(if $(filter 32,$(BITS)),32).json $(TCP_BENCH_ARGS)
+	$(PY) tools/bench/tcp_bench.py --api socket --micropython $(MPY) --out build/bench/tcp_socket$(if $(filter 32,$(BITS)),32).json $(TCP_BENCH_ARGS)
 
 clean:
 	rm -rf build

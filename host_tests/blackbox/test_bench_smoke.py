@@ -180,3 +180,30 @@ def test_tcp_bench_smoke(tmp_path):
     assert v["copied_per_byte"]["met"] is True
     assert rep["stack_exit_status"] == 0
     assert rep["stack_stopped_at_baseline"] is True
+
+
+def test_tcp_bench_socket_api_smoke(tmp_path):
+    """The same cases through the socket API (an asyncio program under
+    run.py --app): every case answered by both targets, the bulk bytes all
+    delivered, the copies counted where the program reads with readinto (one
+    per delivered byte) and none where it writes bytes by reference."""
+    out = tmp_path / "tcp_socket.json"
+    r = subprocess.run([sys.executable, TCP_TOOL, "--api", "socket", "--bulk-mb", "1",
+                        "--linux-bulk-factor", "1", "--echo-count", str(TCP_ECHOES), "--warmup", "5",
+                        "--conns", str(TCP_CONNS), "--idle-conns", str(TCP_IDLE),
+                        "--time-limit", "60", "--out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=180,
+                       stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, "tcp_bench exited %d\nstderr:\n%s" % (r.returncode, r.stderr[-4000:])
+    rep = json.loads(out.read_text())
+    assert rep["complete"] is True and rep["api"] == "socket"
+    got = {c["case"]: c for c in rep["cases"]}
+    assert tuple(got) == TCP_CASES
+    for name in ("bulk_in", "bulk_out"):
+        assert got[name]["zcstack"]["bytes"] == TCP_BULK_BYTES, got[name]["zcstack"]
+    assert got["bulk_in"]["zcstack"]["copied_bytes"] == TCP_BULK_BYTES   # readinto: counted
+    assert got["bulk_out"]["zcstack"]["copied_per_byte"] < 0.01          # bytes: by reference
+    assert got["echo_1"]["zcstack"]["samples"] == TCP_ECHOES
+    assert got["cps"]["zcstack"]["connections"] == TCP_CONNS
+    for name in ("bulk_in", "bulk_out", "echo_1", "cps"):
+        assert got[name]["zcstack"]["pool_at_baseline"] is True, name

@@ -72,6 +72,8 @@ DEFAULT_OUT = os.path.join(ROOT, "build", "bench", "tcp.json")
 DISCARD_PORT = 9
 SOURCE_PORT = 19
 ECHO_PORT = 7
+RAW_PORTS = {"discard": DISCARD_PORT, "source": SOURCE_PORT, "echo": ECHO_PORT}
+SOCK_PORTS = {"discard": 1009, "source": 1019, "echo": 1007}     # tools/bench/sock_services.py
 
 CASES = ("bulk_in", "bulk_out", "echo_1", "cps", "idle_heap")
 
@@ -188,16 +190,26 @@ def start_server(ns, lifetime_s):
 # ---------------------------------------------------------------- the stack
 
 PROF_PY = os.path.join(HERE, "tcpprof.py")
+SOCK_APP = os.path.join(HERE, "sock_services.py")
 PROFILE_TOP = 20
 
 
 class StackProc(er.StackProc):
-    def __init__(self, ns, mpy, settings=None, profile=False):
-        zcrun.RunPy.__init__(self, ns, mpy, args=["--ip", PEER_IP, "--host-ip", HOST_IP,
-                                                  "--prefix", str(PREFIX_LEN)],
-                             settings=settings)
+    def __init__(self, ns, mpy, settings=None, profile=False, app=None):
+        args = ["--ip", PEER_IP, "--host-ip", HOST_IP, "--prefix", str(PREFIX_LEN)]
+        if app is not None:
+            args += ["--app", app]
+        zcrun.RunPy.__init__(self, ns, mpy, args=args, settings=settings)
+        self.app = app
         if profile:
             self.script = PROF_PY
+
+    def start(self):
+        er.StackProc.start(self)
+        if self.app is not None:
+            # the program's servers listen once it printed so (bounded)
+            self.next_line(lambda s: s.startswith("SERVICES UP"), 10, "SERVICES UP")
+        return self
 
     def profile_since(self, mark):
         """The JSON of the first PROFILE line (tools/bench/tcpprof.py) after
@@ -246,7 +258,7 @@ def bulk_in(t, nbytes, timeout, deadline):
     s = _sock(t, timeout)
     try:
         t0 = time.perf_counter()
-        s.connect((PEER_IP, DISCARD_PORT))
+        s.connect((PEER_IP, t["ports"]["discard"]))
         left = nbytes
         while left > 0:
             _check_deadline(deadline)
@@ -274,7 +286,7 @@ def bulk_out(t, nbytes, timeout, deadline):
     got = 0
     try:
         t0 = time.perf_counter()
-        s.connect((PEER_IP, SOURCE_PORT))
+        s.connect((PEER_IP, t["ports"]["source"]))
         n = 0
         while got < nbytes:
             n += 1
@@ -295,7 +307,7 @@ def echo_1(t, count, warmup, timeout, deadline):
     samples = []
     try:
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        s.connect((PEER_IP, ECHO_PORT))
+        s.connect((PEER_IP, t["ports"]["echo"]))
         buf = bytearray(16)
         for i in range(warmup + count):
             if not i & 63:
@@ -326,7 +338,7 @@ def cps(t, conns, timeout, deadline):
         c0 = time.perf_counter_ns()
         s = _sock(t, timeout)
         try:
-            s.connect((PEER_IP, ECHO_PORT))
+            s.connect((PEER_IP, t["ports"]["echo"]))
             s.send(b"x")
             k = s.recv_into(buf)
             if k != 1 or buf[0] != 0x78:
@@ -435,7 +447,7 @@ def run_idle_heap(t, a, deadline):
             _check_deadline(deadline)
             s = _sock(t, a.timeout)
             socks.append(s)
-            s.connect((PEER_IP, ECHO_PORT))
+            s.connect((PEER_IP, t["ports"]["echo"]))
         # ESTABLISHED at the stack too (the handshake's last ACK arrived)
         snap1 = stack.snapshot_until(
             lambda s: s.get("tcp", {}).get("states", {}).get("ESTABLISHED") == a.idle_conns,
@@ -493,6 +505,10 @@ def parse_args(argv):
                          "with ticks_us); the bulk and cps cases, zcstack only, with the top "
                          "costs per segment (tcp_rx segments in, tcp_tx out) or per "
                          "connection; the speeds are then not the stack's")
+    ap.add_argument("--api", choices=("raw", "socket"), default="raw",
+                    help="the stack's services: the raw API's (run.py's own, ports 7/9/19) "
+                         "or an asyncio program on the socket API "
+                         "(tools/bench/sock_services.py under run.py --app, ports 1007/1009/1019)")
     ap.add_argument("--cases", default=",".join(CASES),
                     help="comma-separated subset of: " + ", ".join(CASES))
     a = ap.parse_args(argv)
@@ -653,7 +669,7 @@ def main(argv=None):
         settings["TCP_MAX_PCBS"] = a.idle_conns + 8
     result = {
         "tool": "tools/bench/tcp_bench.py",
-        "api": "raw",
+        "api": a.api,
         "profiled": a.profile,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_head": er.git_head(),
@@ -674,7 +690,8 @@ def main(argv=None):
         t_start = time.monotonic()
         deadline = t_start + a.time_limit
         zns.make()
-        stack = StackProc(zns, a.micropython, settings, profile=a.profile).start()
+        stack = StackProc(zns, a.micropython, settings, profile=a.profile,
+                          app=SOCK_APP if a.api == "socket" else None).start()
         check_route(zns, PEER_IP, TAP)
         hns.make()
         pns.make()
@@ -682,9 +699,11 @@ def main(argv=None):
         server = start_server(pns, a.time_limit + SERVER_SLACK_S)
         result["stack_ready"] = stack.ready
         targets = {
-            "linux": {"host_ns": hns, "dev": VETH_HOST, "server_pid": server.pid},
+            "linux": {"host_ns": hns, "dev": VETH_HOST, "server_pid": server.pid,
+                      "ports": RAW_PORTS},
             "zcstack": {"host_ns": zns, "dev": TAP, "server_pid": stack.ready["pid"],
-                        "stack": stack, "profile": a.profile},
+                        "stack": stack, "profile": a.profile,
+                        "ports": SOCK_PORTS if a.api == "socket" else RAW_PORTS},
         }
         tnames = ("zcstack",) if a.profile else ("linux", "zcstack")
         rc = 0
