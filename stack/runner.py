@@ -54,15 +54,7 @@ class Runner:
         """One round: poll the stack, then sleep until a frame, a deadline of
         the stack's, or `until` (ticks; None: no limit of the caller's)."""
         self.steps += 1
-        nxt, now = self.pump()
-        wait = ticks_diff(nxt, now)
-        for h in self.hooks:
-            if h():
-                wait = 0
-        if until is not None:
-            d = ticks_diff(until, now)
-            if d < wait:
-                wait = d
+        wait = pump_wait(self, until)
         if wait < 0:
             wait = 0
         elif wait > config.POLL_IDLE_MAX_MS:
@@ -71,6 +63,22 @@ class Runner:
             fn = self.handlers.get(ent[0])
             if fn is not None:
                 fn(ent[0])
+
+
+def pump_wait(rt, until):
+    """Poll rt's stack once; then how long (ms) the caller may sleep: until the
+    stack's next deadline, at once if a hook wants another round, or until
+    `until` (ticks; None: no limit), whichever comes first (< 0: overdue)."""
+    nxt, now = rt.pump()
+    wait = ticks_diff(nxt, now)
+    for h in rt.hooks:
+        if h():
+            wait = 0
+    if until is not None:
+        d = ticks_diff(until, now)
+        if d < wait:
+            wait = d
+    return wait
 
 
 class ManualRunner:

@@ -19,6 +19,7 @@ import select as _select
 
 from . import config
 from . import socket as _zsock
+from .runner import pump_wait
 from .wire import ticks_add, ticks_diff
 
 POLLIN = _select.POLLIN
@@ -86,15 +87,7 @@ class poll:
         rt = self._rt
         until = None if timeout is None or timeout < 0 else ticks_add(rt.now(), timeout)
         while True:
-            nxt, now = rt.pump()
-            wait = ticks_diff(nxt, now)
-            for h in rt.hooks:
-                if h():
-                    wait = 0
-            if until is not None:
-                d = ticks_diff(until, now)
-                if d < wait:
-                    wait = d
+            wait = pump_wait(rt, until)
             ready = {}
             for obj in self._out:
                 r = obj.ioctl(_MP_STREAM_POLL, POLLOUT) & _OUTISH

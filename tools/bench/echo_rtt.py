@@ -536,30 +536,41 @@ def main(argv=None):
         except Exception as e:  # cleanup must go on
             log("stopping tools/run.py: %s" % e)
         finally:
-            if stack is not None:
-                stack.kill()
-            if echo is not None and echo.poll() is None:
-                echo.kill()
-                try:
-                    echo.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
-            for ns in (zns, hns, pns):
-                try:
-                    ns.delete()
-                except Exception as e:
-                    log("removing %s: %s" % (ns.name, e))
-            for s, h in old_handlers.items():
-                signal.signal(s, h)
+            teardown(stack, echo, (zns, hns, pns), old_handlers)
+    return write_report(result, a.out, rc)
+
+
+def teardown(stack, server, namespaces, old_handlers):
+    """After a run, whatever happened: the stack and the Linux-side server
+    killed if still alive, the namespaces removed, the signal handlers back."""
+    if stack is not None:
+        stack.kill()
+    if server is not None and server.poll() is None:
+        server.kill()
+        try:
+            server.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+    for ns in namespaces:
+        try:
+            ns.delete()
+        except Exception as e:
+            log("removing %s: %s" % (ns.name, e))
+    for s, h in old_handlers.items():
+        signal.signal(s, h)
+
+
+def write_report(result, out, rc):
+    """The report as JSON on stdout and in `out`; the exit status."""
     text = json.dumps(result, indent=1)
     print(text, flush=True)
-    if a.out:
+    if out:
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-            with open(a.out, "w") as f:
+            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+            with open(out, "w") as f:
                 f.write(text + "\n")
         except OSError as e:
-            log("could not write %s: %s" % (a.out, e))
+            log("could not write %s: %s" % (out, e))
             rc = rc or 2
     return rc
 

@@ -750,32 +750,8 @@ def main(argv=None):
         except Exception as e:  # cleanup must go on
             log("stopping tools/run.py: %s" % e)
         finally:
-            if stack is not None:
-                stack.kill()
-            if server is not None and server.poll() is None:
-                server.kill()
-                try:
-                    server.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
-            for ns in (zns, hns, pns):
-                try:
-                    ns.delete()
-                except Exception as e:
-                    log("removing %s: %s" % (ns.name, e))
-            for s, h in old_handlers.items():
-                signal.signal(s, h)
-    text = json.dumps(result, indent=1)
-    print(text, flush=True)
-    if a.out:
-        try:
-            os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
-            with open(a.out, "w") as f:
-                f.write(text + "\n")
-        except OSError as e:
-            log("could not write %s: %s" % (a.out, e))
-            rc = rc or 2
-    return rc
+            er.teardown(stack, server, (zns, hns, pns), old_handlers)
+    return er.write_report(result, a.out, rc)
 
 
 def cpu_model():

@@ -17,13 +17,12 @@
 # afresh, so a snapshot before and after a case brackets it. The wrappers
 # slow the stack down: the MB/s of a profiled run is not the stack's.
 import sys
-import time
 from time import ticks_diff, ticks_us
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 RUN_PY = _here + "/../run.py"
 
-import stack  # noqa: E402  (the frozen package, as run.py gets it)
+import stack  # noqa: E402,F401  (the frozen package, as run.py gets it)
 from stack import arp, checksum, core, icmp, ipv4, netif, pbuf, reasm, seq, services, tcp, udp, wire  # noqa: E402,F401
 
 DEPTH = [0]
