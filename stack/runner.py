@@ -12,10 +12,13 @@ from . import config
 from .wire import TICKS_MAX, ticks_diff
 
 
-def ticks_now():
-    """The stack's clock: ticks_ms kept to 30 bits on every port."""
-    return time.ticks_ms() & TICKS_MAX if hasattr(time, "ticks_ms") else \
-        int(time.monotonic() * 1000) & TICKS_MAX
+if hasattr(time, "ticks_ms"):
+    def ticks_now():
+        """The stack's clock: ticks_ms kept to 30 bits on every port."""
+        return time.ticks_ms() & TICKS_MAX
+else:
+    def ticks_now():
+        return int(time.monotonic() * 1000) & TICKS_MAX
 
 
 class Runner:
@@ -29,6 +32,7 @@ class Runner:
         self.handlers = {}
         self.hooks = []         # f() after each poll; True: poll again at once
         self.steps = 0
+        self.polled_at = 0      # the ticks time of the last Stack.poll
         if drv_obj is None:
             drv_obj = st.netif.drv.fileno()
         if isinstance(drv_obj, int) and drv_obj < 0:
@@ -36,6 +40,8 @@ class Runner:
         else:
             self.poller.register(drv_obj, select.POLLIN)
         self.drv_obj = drv_obj  # what stack/zselect.py's polls wake for too
+        # MicroPython's ipoll reuses its result tuple; CPython has only poll
+        self._wait = self.poller.ipoll if hasattr(self.poller, "ipoll") else self.poller.poll
 
     def now(self):
         return ticks_now()
@@ -46,9 +52,12 @@ class Runner:
         self.handlers[obj] = fn
 
     def pump(self):
-        """One Stack.poll now, no waiting (hands queued frames to the wire)."""
+        """One Stack.poll now, no waiting (hands queued frames to the wire).
+        Returns the stack's next deadline; the time it polled at is
+        `self.polled_at` (no tuple per round: the run loop allocates nothing)."""
         now = self.now()
-        return self.st.poll(now), now
+        self.polled_at = now
+        return self.st.poll(now)
 
     def step(self, until=None):
         """One round: poll the stack, then sleep until a frame, a deadline of
@@ -59,17 +68,20 @@ class Runner:
             wait = 0
         elif wait > config.POLL_IDLE_MAX_MS:
             wait = config.POLL_IDLE_MAX_MS
-        for ent in self.poller.ipoll(wait) if hasattr(self.poller, "ipoll") else self.poller.poll(wait):
-            fn = self.handlers.get(ent[0])
-            if fn is not None:
-                fn(ent[0])
+        handlers = self.handlers
+        for ent in self._wait(wait):
+            if handlers:
+                fn = handlers.get(ent[0])
+                if fn is not None:
+                    fn(ent[0])
 
 
 def pump_wait(rt, until):
     """Poll rt's stack once; then how long (ms) the caller may sleep: until the
     stack's next deadline, at once if a hook wants another round, or until
     `until` (ticks; None: no limit), whichever comes first (< 0: overdue)."""
-    nxt, now = rt.pump()
+    nxt = rt.pump()
+    now = rt.polled_at
     wait = ticks_diff(nxt, now)
     for h in rt.hooks:
         if h():
@@ -107,13 +119,14 @@ class ManualRunner:
 
     def pump(self):
         t = self.clock[0]
+        self.polled_at = t
         nxt = t
         for _ in range(2):
             for st in self.stacks:
                 n = st.poll(t)
                 if st is self.st:
                     nxt = n
-        return nxt, t
+        return nxt
 
     def step(self, until=None):
         c = self.clock
