@@ -70,9 +70,6 @@ class Ipv4:
         """The 4-byte address at a[o] is a broadcast address."""
         return self.bcast16(be16(a, o), be16(a, o + 2))
 
-    def martian_src(self, a, o=0):
-        return self.martian16(be16(a, o), be16(a, o + 2))
-
     # --- input ------------------------------------------------------------------
     def input(self, p, l2bcast, flags):
         ctr = self.ctr
