@@ -170,6 +170,15 @@ class _Dir:
     def gap(self):
         return 1 + self.rng.below(config.IMPAIR_REORDER_GAP)
 
+    def hold_back(self, a, now):
+        """Hold back frame `a` (RX: block; TX: slot) until 1..GAP frames
+        overtook it or IMPAIR_REORDER_MS passed."""
+        self.pen = True
+        self.pen_a = a
+        self.pen_left = self.gap()
+        self.pen_over = 0
+        self.pen_due = ticks_add(now, config.IMPAIR_REORDER_MS)
+
     def deadline(self, best):
         """The earlier of best (or None) and this direction's next due time."""
         if self.q_n:
@@ -306,13 +315,9 @@ class Impair:
             if self._pool_short():
                 self._ctr["impair_rx_short"] += 1
             else:
-                d.pen = True
-                d.pen_a = b
+                d.hold_back(b, self.now)
                 d.pen_b = n
                 d.pen_c = f
-                d.pen_left = d.gap()
-                d.pen_over = 0
-                d.pen_due = ticks_add(self.now, config.IMPAIR_REORDER_MS)
                 return got
         got = self._emit(b, n, f, out, got, budget)
         if d.pen:
@@ -517,11 +522,7 @@ class Impair:
         False when the inner ring is full (s stays at the line's head)."""
         d = self.tx_d
         if not d.pen and d.reorder and not self.bypass and d.draw(d.reorder):
-            d.pen = True
-            d.pen_a = s
-            d.pen_left = d.gap()
-            d.pen_over = 0
-            d.pen_due = ticks_add(self.now, config.IMPAIR_REORDER_MS)
+            d.hold_back(s, self.now)
             return True
         if not self._to_inner(s):
             return False
