@@ -110,6 +110,18 @@ def expect_eof(sock, deadline):
 
 # ---- the stack's source service pattern (stack/services.py) --------------------
 
+def fin_then_drain(sock, check, deadline):
+    """Our FIN to the source service, then what it had queued, up to its
+    EOF, into the pattern check (bounded by deadline)."""
+    sock.shutdown(socket.SHUT_WR)
+    while True:
+        assert time.monotonic() < deadline, "no EOF from source after our FIN"
+        b = sock.recv(65536)
+        if not b:
+            return
+        check.feed(b)
+
+
 def source_pattern():
     import sys
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -103,7 +103,7 @@ def test_delay_comes_out_on_time(stack):
     assert (sent, got) == (20, 20), r.stdout
     m = re.search(r"= ([\d.]+)/([\d.]+)/([\d.]+)/", r.stdout)
     assert m, r.stdout
-    rmin, ravg, rmax = float(m.group(1)), float(m.group(2)), float(m.group(3))
+    rmin, ravg = float(m.group(1)), float(m.group(2))
     assert rmin >= 48.0, r.stdout                   # 20 ms in + 30 ms out (ms ticks: -1 each)
     assert ravg < 70.0, r.stdout
     drv = driver_delta(before, stack.wait_baseline())

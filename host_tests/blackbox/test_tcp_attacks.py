@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from tcp_peer import ACK, FIN, PSH, RST, SYN, Peer, mss_opt, sadd, sdiff, tcp_segment
-from tcp_util import (ECHO_PORT, DISCARD_PORT, SOURCE_PORT, PatternCheck, Sender,
+from tcp_peer import ACK, FIN, RST, SYN, Peer, mss_opt, sadd, tcp_segment
+from tcp_util import (ECHO_PORT, DISCARD_PORT, SOURCE_PORT, PatternCheck, Sender, fin_then_drain,
                       assert_quiet_then_empty, connect, figure, recv_all, source_pattern,
                       tcp_states)
 
@@ -423,13 +423,7 @@ def test_zero_window_linux_reader_pauses(stack):
             assert b, "EOF after %d bytes" % check.pos
             check.feed(b)
         assert check.bad_at is None, "byte %d differs from the pattern" % check.bad_at
-        s.shutdown(socket.SHUT_WR)
-        while True:
-            assert time.monotonic() < deadline, "no EOF from source after our FIN"
-            b = s.recv(65536)
-            if not b:
-                break
-            check.feed(b)
+        fin_then_drain(s, check, deadline)
     finally:
         s.close()
     assert check.bad_at is None, "byte %d differs from the pattern" % check.bad_at
@@ -490,7 +484,7 @@ def test_time_wait_and_syn_into_it(stack, peer):
     before = stack.counters()
     c2 = peer.conn(QOTD_PORT, sport=c.sport, iss=sadd(c.snd_nxt, 100000))
     c2.cursor = c.cursor
-    sa = c2.open()
+    c2.open()
     assert c2.pump(lambda: c2.fin, 3) and bytes(c2.rcvd) == QUOTE
     d = delta(stack, before, ("tcp_timewait_reopened", "tcp_accepted", "tcp_timewait_expired"))
     assert d == {"tcp_timewait_reopened": 1, "tcp_accepted": 1, "tcp_timewait_expired": 0}, d

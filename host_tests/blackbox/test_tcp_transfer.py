@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tcp_util import (DISCARD_PORT, ECHO_PORT, MIB, SOAK, SOURCE_PORT, IO_TIMEOUT_S,
+from tcp_util import (DISCARD_PORT, ECHO_PORT, MIB, SOAK, SOURCE_PORT, IO_TIMEOUT_S, fin_then_drain,
                       PatternCheck, Sender, assert_quiet_then_empty, connect, expect_eof,
                       figure, recv_all, source_pattern)
 
@@ -90,7 +90,6 @@ def test_tcp_discard_counts_every_byte(stack):
 @both_widths
 @settings
 def test_tcp_source_pattern_then_graceful_close(stack):
-    import socket
     check = PatternCheck(source_pattern())
     before = stack.counters()
     s = connect(stack, SOURCE_PORT)
@@ -105,13 +104,7 @@ def test_tcp_source_pattern_then_graceful_close(stack):
         took = time.monotonic() - t0
         assert check.bad_at is None, "source byte %d differs from the pattern" % check.bad_at
         # our FIN: the service closes; what it had queued still arrives, in order
-        s.shutdown(socket.SHUT_WR)
-        while True:
-            assert time.monotonic() < deadline, "no EOF from source after our FIN"
-            b = s.recv(65536)
-            if not b:
-                break
-            check.feed(b)
+        fin_then_drain(s, check, deadline)
         assert check.bad_at is None, "source byte %d differs from the pattern" % check.bad_at
     finally:
         s.close()

@@ -13,7 +13,6 @@ TMAX = 0x3FFFFFFF
 def _run(start):
     with Rig(now=start, ARP_ENTRY_TTL_MS=4000) as r:
         r.learn()
-        st = r.st
         tick = r.config.TIMER_TICK_MS
         replies = 0
         asked = 0
