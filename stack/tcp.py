@@ -151,10 +151,12 @@ class Pcb:
         # whole block however few bytes it carries, so they bound the window
         self.rx_blocks = 0
         self.wnd_check = False
+        self.in_todo = False        # on tcp's list of connections poll() looks at
 
         def rx_done(buf, pcb=self):
             pcb.rx_blocks -= 1
             pcb.wnd_check = True
+            pcb.tcp._mark(pcb)
         self.rx_done = rx_done          # made once per connection: no object per segment
         self.fin_rcvd = False
         self.unacked_segs = 0       # in-order segments not acknowledged yet
@@ -256,6 +258,11 @@ class Tcp:
         self.key = os.urandom(16)   # RFC 6528: the secret of the ISN function
         self._born = 0
         self._scratch = bytearray(4)
+        # connections with something for poll() to do (an ACK due, output a
+        # full TX ring stopped, a window to announce): poll() visits only
+        # these, not every connection each round
+        self.todo = [None] * config.TCP_MAX_PCBS
+        self.todo_n = 0
         self._ts_wraps = 0          # times the 2^30 ticks clock wrapped (mod 4): TSval's top bits
         self._ts_last = 0
         self._mss_opt = bytearray(4)
@@ -736,6 +743,7 @@ class Tcp:
         while True:
             if netif.tx_room() == 0:
                 pcb.blocked = True
+                self._mark(pcb)
                 break
             pcb.blocked = False
             base = pcb.syn_unacked
@@ -1404,6 +1412,7 @@ class Tcp:
             # batch of segments taken in one round gets one ACK at its end
             # (unless a reply of ours carries it first)
             pcb.ack_due = True
+            self._mark(pcb)
         elif pcb.ack_at == _NO_TIMER:
             pcb.ack_at = ticks_add(self.st.now, config.TCP_DELACK_MS)
 
@@ -1694,8 +1703,17 @@ class Tcp:
         that sent anything (a driver may only put frames on the wire at reap:
         TAP's writev), so it leaves in this poll, not at the next one (up to
         a timer tick later)."""
+        n = self.todo_n
+        if not n:
+            return
+        todo = self.todo
         sent = False
-        for pcb in self.active:
+        for i in range(n):
+            pcb = todo[i]
+            todo[i] = None
+            pcb.in_todo = False
+            if pcb.state == CLOSED:
+                continue
             if pcb.ack_due:
                 pcb.ack_due = False
                 if pcb.unacked_segs:
@@ -1709,8 +1727,26 @@ class Tcp:
                         self._wnd_now(pcb) - pcb.rcv_ann_w >= pcb.mss:
                     self.send_ack(pcb)
                     sent = True
+        # those marked again meanwhile (output still stopped) wait for the next round
+        k = 0
+        for i in range(n, self.todo_n):
+            todo[k] = todo[i]
+            todo[i] = None
+            k += 1
+        self.todo_n = k
         if sent:
             self.st.netif.reap()
+
+    def _mark(self, pcb):
+        """pcb has something for the next poll() (at most once on the list)."""
+        if pcb.in_todo:
+            return
+        pcb.in_todo = True
+        n = self.todo_n
+        if n == len(self.todo):
+            self.todo.append(None)      # more than TCP_MAX_PCBS (changed since): grow once
+        self.todo[n] = pcb
+        self.todo_n = n + 1
 
     def _rto(self, pcb, now):
         ctr = self.ctr
