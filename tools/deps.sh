@@ -3,8 +3,11 @@
 # README's two commands work there. Idempotent and quick when all is present.
 #   tools/deps.sh build [BITS]  compiler, libffi, iproute2: for `make build` / `make run`;
 #                               BITS=32 adds gcc-multilib (the 32-bit x86 build)
-#   tools/deps.sh test          both widths' build needs, plus ping/arping, nc and
-#                               the pinned pip packages (`make test` builds both widths)
+#   tools/deps.sh test          both widths' build needs, plus ping/arping, nc,
+#                               the firmware group and the pinned pip packages
+#                               (`make test` builds both widths and the firmware)
+#   tools/deps.sh firmware      the Cortex-M/ARM926 cross toolchain and QEMU: for
+#                               `make firmware` and the firmware tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-build}
@@ -24,6 +27,13 @@ if [ "$what" = test ]; then
     # ip netns / unshare, ping and (iputils) arping for the black-box suite;
     # netcat-openbsd: the README's `nc -u` example
     debs="$debs util-linux iputils-ping iputils-arping procps netcat-openbsd"
+fi
+if [ "$what" = test ] || [ "$what" = firmware ]; then
+    # The firmware images (tools/build_firmware.sh): Debian's bare-metal GCC,
+    # its C library (newlib: a Recommends of the compiler, so
+    # --no-install-recommends leaves it out, yet the port needs its headers),
+    # and QEMU's MPS2/versatilepb machines to boot them (host_tests/firmware).
+    debs="$debs gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 fi
 missing=""
 for p in $debs; do
