@@ -17,7 +17,7 @@ NETIF ?= tap
 # tools/run.py's arguments, on one line (make echoes the command as written).
 RUN_ARGS := --netif $(NETIF) $(if $(APP),--app $(APP)) $(if $(TAP),--tap $(TAP)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC)) $(foreach s,$(SET),--set $(s))
 
-.PHONY: build build-all deps run test test-unit soak bench clean
+.PHONY: build build-all deps run test test-unit soak bench firmware clean
 
 # Each target first installs what it needs that the machine lacks (tools/deps.sh).
 # The built binary's path goes to stderr: `make bench` prints JSON on stdout.
@@ -61,6 +61,17 @@ bench: build
 	$(PY) tools/bench/echo_rtt.py --micropython $(MPY) --out build/bench/echo_rtt$(if $(filter 32,$(BITS)),32).json $(BENCH_ARGS)
 	$(PY) tools/bench/tcp_bench.py --micropython $(MPY) --out build/bench/tcp$(if $(filter 32,$(BITS)),32).json $(TCP_BENCH_ARGS)
 	$(PY) tools/bench/tcp_bench.py --api socket --micropython $(MPY) --out build/bench/tcp_socket$(if $(filter 32,$(BITS)),32).json $(TCP_BENCH_ARGS)
+
+# make firmware BOARD=X: a MicroPython image for board X (firmware/boards/X:
+# MPS2_AN385 Cortex-M3, MPS2_AN386 Cortex-M4, MPS2_AN500 Cortex-M7 under QEMU,
+# VERSATILEPB ARM926EJ-S) with the stack frozen in and our C modules:
+# firmware/build/X/firmware.{elf,bin,hex}, size.json. BOARD=all: every board.
+# docs/firmware.md tells how to boot one and how a driver gets in.
+BOARD ?= MPS2_AN385
+FW_ALL := $(notdir $(patsubst %/,%,$(dir $(wildcard firmware/boards/*/mpconfigboard.mk))))
+firmware:
+	@tools/deps.sh firmware
+	@for b in $(if $(filter all,$(BOARD)),$(FW_ALL),$(BOARD)); do tools/build_firmware.sh $$b >&2 || exit 1; done
 
 clean:
 	rm -rf build

@@ -1,0 +1,28 @@
+# What every zcstack board shares. Each board's mpconfigboard.mk includes this
+# first; MicroPython's ports/qemu Makefile includes the board file (BOARD_DIR)
+# and tools/build_firmware.sh drives that Makefile. See docs/firmware.md.
+QEMU_ARCH = arm
+FW_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
+
+# The GC heap: the stack's objects (connections, counters, pbuf objects);
+# the frame and header blocks are zcpool's own static arenas, not heap.
+MICROPY_HEAP_SIZE = 1048576
+
+# Our C code (every folder of FW_MODULES, see build_firmware.sh) builds
+# with the unix build's warnings on top of the port's -Wall -Werror.
+FW_WARN = -Wextra -Wno-unused-parameter
+
+# A board build, for driver micropython.mk files and C sources alike.
+CFLAGS += -DZC_FIRMWARE=1
+# os.urandom() (tcp.py's ISN secret, ephemeral ports): the port has none, so
+# it comes from our include file (firmware/common/os_urandom.c).
+CFLAGS += -DMICROPY_PY_OS_URANDOM=1 -DMICROPY_PY_OS_INCLUDEFILE='"$(FW_DIR)/common/os_urandom.c"'
+
+# For the drivers' micropython.mk files: a board build (leave the behavioural
+# model out, access registers directly) and which core.
+ZC_FIRMWARE = 1
+ZC_CPU = $(FW_CPU)
+
+# FW_MODULES (given by build_firmware.sh): the user C module folders linked
+# into this build; their objects land in $(BUILD)/NAME/.
+$(addsuffix /%.o,$(addprefix $(BUILD)/,$(FW_MODULES))): CFLAGS += $(FW_WARN)
