@@ -28,11 +28,15 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 query() { make -s --no-print-directory -f "$top/firmware/query.mk" BOARD_DIR="$bdir" "print-$1"; }
 
-# The user C modules: drivers/pool, then the board's FW_DRIVERS, each a folder
+# The user C modules: drivers/pool, the board's FW_BOARD_MODULES and FW_DRIVERS, each a folder
 # of drivers/ (or of firmware/modules/) with a micropython.mk. They are linked
 # into one folder, which becomes USER_C_MODULES: nothing else of drivers/
 # (the TAP driver, the unix-only zcsys) gets in.
-modules="pool $(query FW_DRIVERS)"
+board_modules=$(query FW_BOARD_MODULES)
+drivers=$(query FW_DRIVERS)
+machine=$(query QEMU_MACHINE)
+boot=$(query FW_BOOT)
+modules=$(echo pool $board_modules $drivers)
 mods=$out/usermods
 rm -rf "$mods"; mkdir -p "$mods"
 for m in $modules; do
@@ -69,6 +73,6 @@ for f in elf bin hex; do
 done
 python3 "$top/tools/fw_size.py" --board "$board" --map "$out/obj/firmware.map" \
     --elf "$out/firmware.elf" --build "$out/obj" --modules $modules \
-    --qemu-machine "$(query QEMU_MACHINE)" --boot "$(query FW_BOOT)" \
+    --qemu-machine "$machine" --boot "$boot" \
     --out "$out" >&2
 echo "$out/firmware.elf"

@@ -1,0 +1,27 @@
+# ARM926EJ-S (ARMv5TEJ, ARM state): the OMAP-L137's ARM core, where the C6747
+# EMAC driver runs with the stack. Built as QEMU's versatilepb (same core,
+# PL011 console at 0x101F1000); MMU and caches stay off.
+QEMU_MACHINE = versatilepb
+FW_CPU = arm926ej-s
+FW_MCU_NAME = ARM926EJ-S
+
+include $(dir $(lastword $(MAKEFILE_LIST)))../common.mk
+
+CFLAGS += -marm -mcpu=arm926ej-s -mfloat-abi=soft
+CFLAGS += -DZC_SOC_VERSATILE -DMICROPY_HW_MCU_NAME='"$(FW_MCU_NAME)"'
+LDSCRIPT = $(FW_DIR)/boards/versatile.ld
+# GC roots in registers: the portable setjmp-based helper (no Thumb-2 here).
+SRC_BOARD_O = shared/runtime/gchelper_generic.o
+# The native emitter for ARM state (MICROPY_EMIT_ARM in ports/qemu): mpy-cross
+# calls it armv6; the code it emits uses ARMv4T/v5 instructions only.
+MPY_CROSS_FLAGS += -march=armv6
+
+# Board support (firmware/modules/versatile: the PL011 console).
+FW_BOARD_MODULES = versatile
+# Extra user C module folders (drivers/NAME or firmware/modules/NAME, each
+# with a micropython.mk), besides drivers/pool which every board has.
+# When the C6747/OMAP-L137 EMAC driver lands: FW_DRIVERS = c6747_emac
+FW_DRIVERS =
+
+# QEMU boots it in the firmware tests (host_tests/firmware).
+FW_BOOT = 1
