@@ -49,6 +49,14 @@ for m in $modules; do
     [ -e "$mods/$m" ] || ln -s "$src" "$mods/$m"
 done
 
+# The port's Makefile does not track flags: when the board definition, the
+# shared board files, the module list or the make arguments change, start
+# from a clean object tree.
+stamp=$( { cat "$bdir/mpconfigboard.mk" "$boards"/*.mk "$boards"/*.ld; echo "$modules"; echo "$*"; } | sha256sum | cut -c1-16)
+if [ "$(cat "$out/config.stamp" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf "$out/obj"
+fi
+
 make -s -C "$mpy/mpy-cross" -j"$jobs" >/dev/null
 log=$out/build.log
 if [ "${ZC_VERBOSE:-0}" = 1 ]; then log=/dev/stdout; fi
@@ -63,6 +71,7 @@ if ! make -C "$mpy/ports/qemu" -j"$jobs" \
     exit 1
 fi
 
+echo "$stamp" > "$out/config.stamp"
 elf=$out/obj/firmware.elf
 for f in elf bin hex; do
     case $f in

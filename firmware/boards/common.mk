@@ -17,6 +17,9 @@ CFLAGS += -DZC_FIRMWARE=1
 # os.urandom() (tcp.py's ISN secret, ephemeral ports): the port has none, so
 # it comes from our include file (firmware/common/os_urandom.c).
 CFLAGS += -DMICROPY_PY_OS_URANDOM=1 -DMICROPY_PY_OS_INCLUDEFILE='"$(FW_DIR)/common/os_urandom.c"'
+# Board start-up from mp_init(): zc_board_init(), which every board's
+# support module (FW_BOARD_MODULES, firmware/modules/) defines.
+CFLAGS += -DMICROPY_PORT_INIT_FUNC='do { extern void zc_board_init(void); zc_board_init(); } while (0)'
 
 # For the drivers' micropython.mk files: a board build (leave the behavioural
 # model out, access registers directly) and which core.

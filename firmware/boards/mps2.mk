@@ -12,3 +12,6 @@ LDSCRIPT = $(FW_DIR)/boards/mps2.ld
 
 # How the GC finds roots in registers: Thumb-2 (ARMv7-M).
 SRC_BOARD_O = shared/runtime/gchelper_native.o shared/runtime/gchelper_thumb2.o
+
+# Board support (firmware/modules/mps2: start-up, see mps2_board.c).
+FW_BOARD_MODULES = mps2
