@@ -6,6 +6,7 @@
 # FW_DRIVERS) as user C modules.
 #
 #   tools/build_firmware.sh BOARD [make args...]
+#   FW_DRIVERS="stm32_eth" tools/build_firmware.sh MPS2_AN500   # other driver list
 #
 # Out: firmware/build/BOARD/firmware.{elf,bin,hex}, size.json (text/data/bss
 # and what our parts take: tools/fw_size.py), board.json (what the tests need
@@ -33,7 +34,9 @@ query() { make -s --no-print-directory -f "$top/firmware/query.mk" BOARD_DIR="$b
 # into one folder, which becomes USER_C_MODULES: nothing else of drivers/
 # (the TAP driver, the unix-only zcsys) gets in.
 board_modules=$(query FW_BOARD_MODULES)
-drivers=$(query FW_DRIVERS)
+# FW_DRIVERS in the environment (make firmware BOARD=X FW_DRIVERS="a b")
+# replaces the board's list: to try a driver before listing it.
+if [ -n "${FW_DRIVERS+set}" ]; then drivers=$FW_DRIVERS; else drivers=$(query FW_DRIVERS); fi
 machine=$(query QEMU_MACHINE)
 boot=$(query FW_BOOT)
 modules=$(echo pool $board_modules $drivers)
