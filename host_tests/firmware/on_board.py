@@ -221,11 +221,15 @@ class Net:
 
     def __init__(self, ip="198.51.100.2"):
         from stack import services
+        gc.collect()
+        h0 = gc.mem_alloc()
         self.drv = Memif(wire_queue=64, tx_ring=32)
         self.st = Stack(self.drv, US_MAC, ip, 24, now_ms=0)
         self.st.udp.bind_echo(7)
         services.echo(self.st.tcp, 7)
         self.t = 0
+        gc.collect()
+        self.heap = gc.mem_alloc() - h0     # what a Stack with its driver takes
 
     def io(self, hexframes, dt=1):
         """Put frames on the wire, advance the clock by dt ms, poll until the
@@ -243,7 +247,8 @@ class Net:
         return {"sent": sent, "state": self.state()}
 
     def state(self):
-        return {"counters": dict(self.st.ctr), "baseline": at_baseline(),
+        gc.collect()
+        return {"heap_alloc": gc.mem_alloc(), "stack_heap": self.heap,"counters": dict(self.st.ctr), "baseline": at_baseline(),
                 "copied": pbuf.copied(), "nfree": pool.nfree(), "hnfree": pool.hnfree(),
                 "rxpost": pool.held(pool.H_RXPOST), "tcp": self.st.tcp_summary()}
 
