@@ -49,8 +49,9 @@ class Qemu:
     def __init__(self, machine, elf):
         self.machine = machine
         self.log = bytearray()      # everything the board printed, for failure messages
-        # No network device, no display or monitor: only the UART on stdio.
-        # -semihosting: machine.reset() / a fatal error exit QEMU through it.
+        # No network backend (-nic none: the board's MAC stays unconnected),
+        # no display or monitor: only the UART on stdio. -semihosting:
+        # machine.reset() / a fatal error exit QEMU through it.
         cmd = ["qemu-system-arm", "-machine", machine, "-display", "none",
                "-monitor", "none", "-nic", "none", "-serial", "stdio",
                "-semihosting", "-kernel", elf]
