@@ -28,7 +28,16 @@ def info():
             "block_size": pool.BLOCK_SIZE, "hdr_size": pool.HDR_SIZE,
             "nfree": pool.nfree(), "hnfree": pool.hnfree(), "baseline": at_baseline(),
             "heap_free": gc.mem_free(), "heap_alloc": gc.mem_alloc(),
-            "block0": zcpool_addr(0), "hblock0": zcpool_addr(pool.NBLOCKS)}
+            "block0": zcpool_addr(0), "hblock0": zcpool_addr(pool.NBLOCKS),
+            "sctlr": _sctlr()}
+
+
+def _sctlr():
+    try:
+        import zcboard          # VERSATILEPB's board module
+    except ImportError:
+        return None
+    return zcboard.sctlr()
 
 
 def zcpool_addr(i):

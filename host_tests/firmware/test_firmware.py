@@ -83,6 +83,8 @@ def test_boots_to_the_stack(booted):
     for a in (r["block0"], r["hblock0"]):
         assert a % 32 == 0 and lo <= a < hi, hex(a)   # 32-byte aligned, in data RAM
     assert r["heap_free"] > 512 * 1024, r
+    if board == "VERSATILEPB":   # the ARM926 runs as on the OMAP-L137: MMU, D-cache, I-cache on
+        assert r["sctlr"] is not None and r["sctlr"] & 0x1005 == 0x1005, r["sctlr"]
 
 
 def test_pool_and_pbufs_on_board(booted):

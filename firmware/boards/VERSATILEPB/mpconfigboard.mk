@@ -1,6 +1,7 @@
 # ARM926EJ-S (ARMv5TEJ, ARM state): the OMAP-L137's ARM core, where the C6747
 # EMAC driver runs with the stack. Built as QEMU's versatilepb (same core,
-# PL011 console at 0x101F1000); MMU and caches stay off.
+# PL011 console at 0x101F1000). As on the OMAP-L137, it runs with the MMU
+# (flat map) and the caches on: firmware/modules/versatile/versatile_board.c.
 QEMU_MACHINE = versatilepb
 FW_CPU = arm926ej-s
 FW_MCU_NAME = ARM926EJ-S
