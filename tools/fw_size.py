@@ -4,8 +4,8 @@
 Writes OUT/size.json: the image's text/data/bss (arm-none-eabi-size), and
 what our parts take in it, summed from the linker map's input sections
 (after --gc-sections): the frozen stack (frozen_content.o: the .mpy data,
-Viper machine code and the frozen qstrs) and each user C module (the objects
-under BUILD/NAME/). Also OUT/board.json: what the firmware tests need to boot
+Viper machine code and the frozen qstrs) and each folder of our C code
+(drivers/NAME, firmware/modules/NAME) that has objects in it. Also OUT/board.json: what the firmware tests need to boot
 it (QEMU machine, whether it boots, modules). Prints a one-line summary.
 """
 import argparse
@@ -88,19 +88,31 @@ def main():
     ap.add_argument("--map", required=True)
     ap.add_argument("--elf", required=True)
     ap.add_argument("--build", required=True, help="the port's BUILD directory")
-    ap.add_argument("--modules", nargs="*", default=[])
+    ap.add_argument("--top", required=True, help="the repository (drivers/, firmware/modules/)")
+    ap.add_argument("--modules", nargs="*", default=[], help="NAME=DIR: a user C module and its folder")
     ap.add_argument("--qemu-machine", default="")
     ap.add_argument("--boot", default="")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
 
     objs = parse_map(a.map)
-    build = os.path.abspath(a.build) + os.sep
     frozen = total([v for k, v in objs.items() if os.path.basename(k) == "frozen_content.o"])
+    # Our C objects by folder: the port puts the object of /x/y.c at
+    # BUILD/x/y.o, so BUILD + a folder of ours is where that folder's objects
+    # are. Every folder of drivers/ and firmware/modules/ counts, listed as a
+    # module or reached from one (e.g. a driver's ../dma sources).
+    build = os.path.abspath(a.build)
+    roots = [os.path.join(a.top, "drivers"), os.path.join(a.top, "firmware", "modules")]
     modules = {}
-    for m in a.modules:
-        prefix = build + m + os.sep
-        modules[m] = total([v for k, v in objs.items() if os.path.abspath(k).startswith(prefix)])
+    for obj, v in objs.items():
+        p = os.path.abspath(obj)
+        for r in roots:
+            pre = os.path.abspath(build + "/" + r) + os.sep
+            if p.startswith(pre):
+                name = p[len(pre):].split(os.sep)[0]
+                modules[name] = total([modules.get(name, {"text": 0, "data": 0, "bss": 0}), v])
+    for spec in a.modules:      # a listed module always appears, if only as zeros
+        modules.setdefault(spec.partition("=")[0], {"text": 0, "data": 0, "bss": 0})
     image = berkeley(a.elf)
     report = {
         "board": a.board,
@@ -115,7 +127,7 @@ def main():
         f.write("\n")
     with open(os.path.join(a.out, "board.json"), "w") as f:
         json.dump({"board": a.board, "qemu_machine": a.qemu_machine,
-                   "boot": a.boot == "1", "modules": a.modules,
+                   "boot": a.boot == "1", "modules": dict(x.partition("=")[::2] for x in a.modules),
                    "elf": os.path.abspath(a.elf)}, f, indent=1, sort_keys=True)
         f.write("\n")
     mods = " ".join("%s %d" % (m, v["text"] + v["data"]) for m, v in modules.items())

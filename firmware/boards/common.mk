@@ -26,6 +26,8 @@ CFLAGS += -DMICROPY_PORT_INIT_FUNC='do { extern void zc_board_init(void); zc_boa
 ZC_FIRMWARE = 1
 ZC_CPU = $(FW_CPU)
 
-# FW_MODULES (given by build_firmware.sh): the user C module folders linked
-# into this build; their objects land in $(BUILD)/NAME/.
-$(addsuffix /%.o,$(addprefix $(BUILD)/,$(FW_MODULES))): CFLAGS += $(FW_WARN)
+# Our C code's objects: build_firmware.sh gives the port each module's real
+# folder, so an object lands in $(BUILD)/<absolute source path> (the port's
+# $(BUILD)/ prefix then a path starting with /).
+FW_TOP := $(abspath $(FW_DIR)/..)
+$(BUILD)/$(FW_TOP)/drivers/%.o $(BUILD)/$(FW_TOP)/firmware/%.o: CFLAGS += $(FW_WARN)
