@@ -2,6 +2,7 @@
 date) once per session, each bootable board booted once per module in
 qemu-system-arm with the on-board helpers loaded; the image sizes printed in
 pytest's closing summary."""
+import contextlib
 import os
 import re
 import sys
@@ -49,17 +50,22 @@ def image(fw_images, board):
     return info
 
 
-@pytest.fixture(scope="module", params=BOOT_BOARDS)
-def booted(request, fw_images):
+@contextlib.contextmanager
+def boot(fw_images, board):
     """(board info, Qemu) with on_board.py loaded; QEMU killed afterwards."""
-    info = image(fw_images, request.param)
+    info = image(fw_images, board)
     with qemu.Qemu(info["qemu_machine"], info["elf"]) as q:
         banner = q.boot()
-        _boot_times[request.param] = q.boot_s
+        _boot_times.setdefault(board, q.boot_s)
         with open(os.path.join(HERE, "on_board.py")) as f:
             q.run(f.read(), timeout=30)
-        info = dict(info, banner=banner)
-        yield info, q
+        yield dict(info, banner=banner), q
+
+
+@pytest.fixture(scope="module", params=BOOT_BOARDS)
+def booted(request, fw_images):
+    with boot(fw_images, request.param) as b:
+        yield b
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -265,3 +265,53 @@ class Net:
         self.st.shutdown()
         return {"nfree": pool.nfree(), "hnfree": pool.hnfree(), "baseline": at_baseline(),
                 "driver": self.st.drv_stats}
+
+
+# ---- the unit modules of host_tests/unit, run on the board ---------------------
+# The board has no file system for them: the host sends each source, which
+# becomes a module object in sys.modules (support.py and frames.py first, as
+# the test modules import them), then runs its tests one by one.
+class _Mod:
+    def __init__(self, g):
+        self._g = g
+
+    def __getattr__(self, k):
+        try:
+            return self._g[k]
+        except KeyError:
+            raise AttributeError(k)
+
+
+def load_module(name, src):
+    g = {"__name__": name, "__file__": "host_tests/unit/%s.py" % name}
+    exec(src, g)
+    sys.modules[name] = _Mod(g)
+    gc.collect()
+    return name
+
+
+class _NoSkip(Exception):
+    """Stands for support.SkipTest when the module does not use support."""
+
+
+def run_tests(name, names):
+    """Each test of module `name` in order: [test, "ok"|"skip"|"fail", text]."""
+    import io
+    g = sys.modules[name]._g
+    sup = sys.modules.get("support")
+    skip = sup._g["SkipTest"] if sup is not None else _NoSkip
+    out = []
+    for k in names:
+        gc.collect()
+        try:
+            g[k]()
+            out.append([k, "ok", ""])
+        except skip as e:
+            out.append([k, "skip", str(e)])
+        except Exception as e:  # noqa: BLE001  (reported to the host)
+            s = io.StringIO()
+            sys.print_exception(e, s)
+            out.append([k, "fail", s.getvalue()])
+    del sys.modules[name]
+    gc.collect()
+    return out
