@@ -61,8 +61,8 @@ for m in $modules; do
 done
 
 # The port's Makefile does not track flags: when the board definition, the
-# shared board files, the module list or the make arguments change, start
-# from a clean object tree.
+# shared board files, the module list, this script or the make arguments
+# change, start from a clean object tree.
 stamp=$( { cat "$0" "$bdir/mpconfigboard.mk" "$boards"/*.mk "$boards"/*.ld; echo "$modules"; echo "$*"; } | sha256sum | cut -c1-16)
 if [ "$(cat "$out/config.stamp" 2>/dev/null)" != "$stamp" ]; then
     rm -rf "$out/obj"
@@ -73,7 +73,7 @@ log=$out/build.log
 if [ "${ZC_VERBOSE:-0}" = 1 ]; then log=/dev/stdout; fi
 if ! make -C "$mpy/ports/qemu" -j"$jobs" \
     BOARD="$board" BOARD_DIR="$bdir" BUILD="$out/obj" \
-    USER_C_MODULES="$mods" FW_MODULES="$modules" \
+    USER_C_MODULES="$mods" \
     FROZEN_MANIFEST="$top/firmware/manifest.py" \
     MPY_LIB_DIR="$top/.cache/mpy-lib" \
     "$@" >"$log" 2>&1; then

@@ -8,8 +8,8 @@ FW_DIR := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 # the frame and header blocks are zcpool's own static arenas, not heap.
 MICROPY_HEAP_SIZE = 1048576
 
-# Our C code (every folder of FW_MODULES, see build_firmware.sh) builds
-# with the unix build's warnings on top of the port's -Wall -Werror.
+# Our C code (drivers/, firmware/: see the end of this file) builds with the
+# unix build's warnings on top of the port's -Wall -Werror.
 FW_WARN = -Wextra -Wno-unused-parameter
 
 # A board build, for driver micropython.mk files and C sources alike.
