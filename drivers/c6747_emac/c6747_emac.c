@@ -377,6 +377,11 @@ static void rx_count_error(c6747_emac_t *e, uint32_t f) {
     }
 }
 
+int c6747_emac_rx_ready(const c6747_emac_t *e) {
+    return e->open && e->rx_qcount
+           && !(zcdma_rd32(desc_at(e, e->rx_q[e->rx_qhead]) + DESC_FLAGLEN) & DESC_OWNER);
+}
+
 int c6747_emac_rx_poll(c6747_emac_t *e, int budget, int32_t *out) {
     if (!e->open) {
         return -E_EBADF;

@@ -125,6 +125,8 @@ int c6747_emac_rx_poll(c6747_emac_t *e, int budget, int32_t *out);
 // failure (-105 ENOBUFS: no slot or too few descriptors; -22: bad frame)
 // nothing is taken.
 int c6747_emac_tx(c6747_emac_t *e, const c6747_seg_t *segs, int n, int32_t cookie);
+// True when a received packet waits for rx_poll (select.poll on a board).
+int c6747_emac_rx_ready(const c6747_emac_t *e);
 // Post blocks on descriptors that have none (the pool ran short before).
 void c6747_emac_rx_refill(c6747_emac_t *e);
 // Frames tx() would accept now, whatever their shape.

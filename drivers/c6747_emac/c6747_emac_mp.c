@@ -8,7 +8,9 @@
 // queues: tx_reap hands the queued frames to the EMAC (re-checking a lent
 // mutable buffer there) and reports what finished.
 #include <string.h>
+#if ZCDMA_HOST
 #include <poll.h>
+#endif
 
 #include "py/runtime.h"
 #include "py/stream.h"
@@ -53,6 +55,7 @@ static c6747_obj_t *live(mp_obj_t self_in) {
     return self;
 }
 
+#if ZCDMA_HOST
 // Frames queued but not yet handed to the EMAC.
 static int unkicked(const c6747_emac_t *e) {
     for (unsigned i = 0; i < e->tx_count; i++) {
@@ -62,6 +65,7 @@ static int unkicked(const c6747_emac_t *e) {
     }
     return 0;
 }
+#endif
 
 // The DMA runs (unix: the model), the interrupt reaches the ISR.
 static void pump(c6747_obj_t *self) {
@@ -132,6 +136,7 @@ static void slot_clear(c6747_obj_t *self, unsigned s) {
 }
 
 static mp_obj_t c6747_tx(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
     c6747_obj_t *self = live(args[0]);
     mp_int_t n = mp_obj_get_int(args[1]);
     mp_obj_t gather = args[2];
@@ -303,7 +308,12 @@ static mp_uint_t c6747_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg,
         do_close(self);
         return 0;
     }
-    if (self->closed || the_fd(self) < 0) {
+    if (self->closed) {
+        *errcode = MP_EBADF;
+        return MP_STREAM_ERROR;
+    }
+    #if ZCDMA_HOST
+    if (the_fd(self) < 0) {
         *errcode = MP_EBADF;
         return MP_STREAM_ERROR;
     }
@@ -318,6 +328,12 @@ static mp_uint_t c6747_ioctl(mp_obj_t self_in, mp_uint_t request, uintptr_t arg,
         }
         return (p.revents & POLLIN) ? MP_STREAM_POLL_RD : 0;
     }
+    #else
+    if (request == MP_STREAM_POLL) {
+        // A board: readable while a received packet waits for rx_poll.
+        return ((arg & MP_STREAM_POLL_RD) && c6747_emac_rx_ready(&self->core)) ? MP_STREAM_POLL_RD : 0;
+    }
+    #endif
     *errcode = MP_EINVAL;
     return MP_STREAM_ERROR;
 }
