@@ -118,9 +118,26 @@ def open_tap(name, attach):
     return zctap.TAP(name=name, rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING)
 
 
+def open_c6747sim(name, attach):
+    """The C6747 EMAC driver (drivers/c6747_emac) on its behavioural model,
+    whose wire is the TAP. As over the plain TAP, the black-box suite sees
+    frames exactly as the stack made them: the MAC passes every frame
+    (RXCAFEN; the suite checks the stack's own L2 filter: frames for other
+    addresses and multicast counted there), short frames go unpadded (the
+    suite checks a reply's length to the byte) and RXMAXLEN is what a pool
+    block takes (1598 bytes + the CRC; longer ones rx_oversize). The MAC
+    filter, the padding to 60 bytes and RXMAXLEN 1518, the defaults, are
+    tested against the model (host_tests/mpy/test_c6747_model.py)."""
+    import c6747_emac
+    mac = mac_parse(parse_args(sys.argv[1:])["mac"])
+    return c6747_emac.EMAC(rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING, wire="tap",
+                           tap=name, attach=attach, mac=mac, promisc=True, pad=0,
+                           rx_maxlen=1598 + 4)
+
+
 # NETIF -> opener(name, attach): a driver whose wire is TAP `name` (created,
 # or an existing one when attach). A MAC's model NETIF adds one line here.
-NETIFS = {"tap": open_tap}
+NETIFS = {"tap": open_tap, "c6747sim": open_c6747sim}
 
 
 def make_driver(netif, name, attach, pidfile):
