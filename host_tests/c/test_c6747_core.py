@@ -60,7 +60,7 @@ def test_core_against_the_model(bits, tmp_path):
     r = subprocess.run([exe], cwd=ROOT, capture_output=True, text=True, timeout=300)
     print(r.stdout)
     assert r.returncode == 0 and r.stdout.rstrip().endswith("ALL PASSED"), r.stdout + r.stderr
-    for name in ("rx_tx_basic", "race", "property_chains", "teardown_and_host_error",
+    for name in ("model_rejects_malformed_chains", "rx_tx_basic", "race", "property_chains", "teardown_and_host_error",
                  "starvation_and_phy"):
         assert "PASS " + name in r.stdout
 

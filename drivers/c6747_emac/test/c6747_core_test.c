@@ -409,6 +409,71 @@ static void test_starvation_and_phy(void) {
     printf("PASS starvation_and_phy\n");
 }
 
+// The model itself: a malformed chain written straight into CPPI RAM is
+// refused with the MACSTATUS code SPRUFL5 gives, raises host error and stops
+// the DMA; a soft reset clears it. (So "MACSTATUS stays 0" in the tests
+// above is a check that can fail.)
+static void test_model_rejects_malformed_chains(void) {
+    enum { BAD_SOP, BAD_OWNER, BAD_NOEOP, BAD_PTR, BAD_LEN, BAD_PKTLEN, BAD_RX_OWNER, NCASES };
+    static const uint32_t want[NCASES] = { HOSTERR_SOP, HOSTERR_OWNERSHIP, HOSTERR_NOEOP, HOSTERR_ZEROPTR,
+                                           HOSTERR_ZEROLEN, HOSTERR_PKTLEN, HOSTERR_OWNERSHIP };
+    int b = zcpool_alloc(ZCPOOL_H_TX);
+    CHECK(b >= 0);
+    zcdma_addr_t buf = zcdma_to_bus(zcpool_ptr(b), 100);
+    for (int c = 0; c < NCASES; c++) {
+        int err = 0;
+        c6747_model_t *m = c6747_model_new(NULL, 0, 8, 1, C6747M_PHY_NONE, &err, NULL, 0);
+        CHECK(m != NULL);
+        zcdma_addr_t em = m->base + C6747_EMAC_OFF, d0 = m->base, d1 = m->base + 16;
+        zcdma_wr32(em + EMAC_MACCONTROL, MACCONTROL_GMIIEN);
+        zcdma_wr32(em + EMAC_MACINTMASKSET, MACINT_HOSTPEND);
+        zcdma_wr32(em + EMAC_TXCONTROL, TXCONTROL_TXEN);
+        zcdma_wr32(em + EMAC_RXCONTROL, RXCONTROL_RXEN);
+        // a good two-descriptor packet of 60 + 40 bytes, then spoil one field
+        uint32_t w0 = d1, w3 = DESC_SOP | DESC_OWNER | 100u, e3 = DESC_EOP, l0 = 60, l1 = 40, p0 = buf;
+        switch (c) {
+            case BAD_SOP: w3 &= ~DESC_SOP; break;
+            case BAD_OWNER: w3 &= ~DESC_OWNER; break;
+            case BAD_NOEOP: e3 = 0; break;
+            case BAD_PTR: p0 = 0; break;
+            case BAD_LEN: l0 = 0; w3 = DESC_SOP | DESC_OWNER | 40u; break;
+            case BAD_PKTLEN: w3 = DESC_SOP | DESC_OWNER | 99u; break;
+            default: break;
+        }
+        zcdma_wr32(d0 + DESC_NEXT, w0);
+        zcdma_wr32(d0 + DESC_BUFPTR, p0);
+        zcdma_wr32(d0 + DESC_OFFLEN, l0);
+        zcdma_wr32(d0 + DESC_FLAGLEN, w3);
+        zcdma_wr32(d1 + DESC_NEXT, 0);
+        zcdma_wr32(d1 + DESC_BUFPTR, buf + 60);
+        zcdma_wr32(d1 + DESC_OFFLEN, l1);
+        zcdma_wr32(d1 + DESC_FLAGLEN, e3);
+        uint32_t shift = MACSTATUS_TXERRCODE_SHIFT;
+        if (c == BAD_RX_OWNER) {
+            zcdma_wr32(d0 + DESC_FLAGLEN, 0);             // an RX descriptor not given to the EMAC
+            zcdma_wr32(d0 + DESC_OFFLEN, 1598);
+            zcdma_wr32(d0 + DESC_NEXT, 0);
+            zcdma_wr32(em + EMAC_RXMBPENABLE, RXMBPENABLE_RXCAFEN);
+            zcdma_wr32(em + EMAC_RXnHDP(0), d0);
+            uint8_t f[64] = { 0 };
+            CHECK(zcm_wire_inject(&m->wire, f, 64) == 0);
+            shift = MACSTATUS_RXERRCODE_SHIFT;
+        } else {
+            zcdma_wr32(em + EMAC_TXnHDP(0), d0);
+        }
+        c6747_model_run(m, 100);
+        uint32_t st = zcdma_rd32(em + EMAC_MACSTATUS);
+        CHECK(((st >> shift) & 0xFu) == want[c]);
+        CHECK(zcdma_rd32(em + EMAC_MACINVECTOR) & MACINVECTOR_HOSTPEND);
+        CHECK(m->st[C6747M_TX_PACKETS] == 0 && zcm_wire_take(&m->wire, wire, sizeof(wire)) == 0);
+        zcdma_wr32(em + EMAC_SOFTRESET, SOFTRESET_SOFTRESET);
+        CHECK((zcdma_rd32(em + EMAC_MACSTATUS) & ~MACSTATUS_IDLE) == 0);
+        c6747_model_free(m);
+    }
+    zcpool_free(b);
+    printf("PASS model_rejects_malformed_chains\n");
+}
+
 int main(void) {
     zcpool_init();
     for (unsigned i = 0; i < sizeof(rodata); i++) {
@@ -417,6 +482,7 @@ int main(void) {
     CHECK(zcdma_map(rodata, sizeof(rodata), ZCDMA_RAM_RO) != 0);
     CHECK(zcdma_map(zcpool_ptr(0), (size_t)ZCPOOL_NBLOCKS * ZCPOOL_BLOCK_SIZE, ZCDMA_RAM_RW) != 0);
     CHECK(zcdma_map(zcpool_ptr(ZCPOOL_NBLOCKS), (size_t)ZCPOOL_HNBLOCKS * ZCPOOL_HDR_SIZE, ZCDMA_RAM_RW) != 0);
+    test_model_rejects_malformed_chains();
     test_rx_tx_basic();
     test_race();
     test_property_chains();
