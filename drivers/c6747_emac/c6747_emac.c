@@ -542,6 +542,7 @@ int c6747_emac_tx(c6747_emac_t *e, const c6747_seg_t *segs, int n, int32_t cooki
         // the payload stays where it is.
         zcdma_addr_t a = tx_desc_at(e, first + j);
         zcdma_wr32(a + DESC_NEXT, 0);
+        zcdma_cache_clean(c6747_zero_pad, padlen);
         zcdma_wr32(a + DESC_BUFPTR, e->pad_bus);
         zcdma_wr32(a + DESC_OFFLEN, padlen);
         zcdma_wr32(a + DESC_FLAGLEN, DESC_EOP);

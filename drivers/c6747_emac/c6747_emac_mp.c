@@ -75,7 +75,8 @@ static void pump(c6747_obj_t *self) {
         c6747_emac_isr(&self->core);
     }
     #else
-    (void)self;
+    // Polled mode: a port may call c6747_emac_isr() from the C0 interrupts instead.
+    c6747_emac_isr(&self->core);
     #endif
 }
 

@@ -116,6 +116,9 @@ def model_clean(d):
     assert ms["macstatus"] == 0 and ms["host_error"] == 0 and ms["host_errors"] == 0, ms
     assert ms["hdp_while_active"] == 0, "HDP written while the channel was active"
     assert ms["bad_channel"] == 0
+    # cache discipline: every buffer the DMA read was written back first,
+    # every one it wrote was invalidated first
+    assert ms["tx_unclean"] == 0 and ms["rx_uninvalidated"] == 0, ms
     return ms
 
 

@@ -14,7 +14,7 @@ const char *const c6747m_stat_names[C6747M_NSTATS] = {
     "bus_errors", "hdp_while_active", "bad_channel", "tx_eoq", "rx_eoq",
     "tx_teardowns", "rx_teardowns", "tdown_marked", "eoi_writes", "pulses",
     "soft_resets", "mdio_accesses", "wire_errors", "steps",
-    "link_downs", "tx_min_len", "tx_max_descs",
+    "link_downs", "tx_min_len", "tx_max_descs", "tx_unclean", "rx_uninvalidated",
 };
 
 #define ER(off) (m->emac[(off) / 4])
@@ -77,7 +77,25 @@ static void host_err(c6747_model_t *m, int tx, uint32_t code) {
     irq_eval(m);
 }
 
+// Was [a, a + len) cleaned (TX) / invalidated (RX) by the driver lately?
+// A buffer the DMA reads must have been written back first (its bytes may
+// still sit in the CPU's cache); one it writes must have been invalidated
+// (a dirty line evicted later would land on the frame).
+static int covered(const c6747m_range_t *r, uint32_t n, uint32_t a, size_t len) {
+    uint32_t k = n < C6747M_NCACHE ? n : C6747M_NCACHE;
+    for (uint32_t i = 0; i < k; i++) {
+        const c6747m_range_t *x = &r[(n - 1u - i) % C6747M_NCACHE];
+        if (a >= x->a && (uint64_t)a + len <= (uint64_t)x->a + x->len) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void *dma_host(c6747_model_t *m, int tx, uint32_t a, size_t len, int write) {
+    if (write ? !covered(m->invaled, m->ninvaled, a, len) : !covered(m->cleaned, m->ncleaned, a, len)) {
+        m->st[write ? C6747M_RX_UNINVALIDATED : C6747M_TX_UNCLEAN]++;
+    }
     void *p = zcdma_to_host(a, len, write);
     if (p == NULL || zcm_fault(&m->faults, ZCM_F_BUS_ERROR)) {
         m->st[C6747M_BUS_ERRORS]++;
@@ -796,10 +814,16 @@ static void model_wr(void *dev, uint32_t off, uint32_t v) {
 }
 
 static void model_cache(void *dev, int op, zcdma_addr_t a, size_t len) {
-    (void)dev;
-    (void)op;
-    (void)a;
-    (void)len;
+    c6747_model_t *m = dev;
+    if (a == 0 || len == 0) {
+        return;                                    // a barrier, or memory the DMA cannot see
+    }
+    c6747m_range_t r = { a, (uint32_t)len };
+    if (op == ZCDMA_OP_CLEAN) {
+        m->cleaned[m->ncleaned++ % C6747M_NCACHE] = r;
+    } else if (op == ZCDMA_OP_INVAL) {
+        m->invaled[m->ninvaled++ % C6747M_NCACHE] = r;
+    }
 }
 
 static const zcdma_dev_ops_t c6747_model_ops = {

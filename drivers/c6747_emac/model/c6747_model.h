@@ -28,10 +28,16 @@ enum {
     C6747M_BUS_ERRORS, C6747M_HDP_WHILE_ACTIVE, C6747M_BAD_CHANNEL, C6747M_TX_EOQ, C6747M_RX_EOQ,
     C6747M_TX_TEARDOWNS, C6747M_RX_TEARDOWNS, C6747M_TDOWN_MARKED, C6747M_EOI_WRITES, C6747M_PULSES,
     C6747M_SOFT_RESETS, C6747M_MDIO_ACCESSES, C6747M_WIRE_ERRORS, C6747M_STEPS,
-    C6747M_LINK_DOWNS, C6747M_TX_MIN_LEN, C6747M_TX_MAX_DESCS,
+    C6747M_LINK_DOWNS, C6747M_TX_MIN_LEN, C6747M_TX_MAX_DESCS, C6747M_TX_UNCLEAN, C6747M_RX_UNINVALIDATED,
     C6747M_NSTATS
 };
 extern const char *const c6747m_stat_names[C6747M_NSTATS];
+
+// Cache discipline: the driver's recent clean / invalidate calls (bus ranges).
+#define C6747M_NCACHE (4096)
+typedef struct {
+    uint32_t a, len;
+} c6747m_range_t;
 
 typedef struct {
     int pending;
@@ -76,6 +82,8 @@ typedef struct c6747_model {
     uint16_t bmcr;
     int go_busy;
     uint32_t ua0;
+    c6747m_range_t cleaned[C6747M_NCACHE], invaled[C6747M_NCACHE];
+    uint32_t ncleaned, ninvaled;
     uint32_t st[C6747M_NSTATS];
 } c6747_model_t;
 

@@ -72,6 +72,7 @@ static void close_pair(c6747_emac_t *e, c6747_model_t *m) {
 static void model_clean(const c6747_model_t *m) {
     CHECK(m->macstatus == 0 && !m->host_error && m->st[C6747M_HOST_ERRORS] == 0);
     CHECK(m->st[C6747M_HDP_WHILE_ACTIVE] == 0);
+    CHECK(m->st[C6747M_TX_UNCLEAN] == 0 && m->st[C6747M_RX_UNINVALIDATED] == 0);
 }
 
 // Take every frame the driver has up: sequence numbers rising from *next
@@ -466,6 +467,9 @@ static void test_model_rejects_malformed_chains(void) {
         CHECK(((st >> shift) & 0xFu) == want[c]);
         CHECK(zcdma_rd32(em + EMAC_MACINVECTOR) & MACINVECTOR_HOSTPEND);
         CHECK(m->st[C6747M_TX_PACKETS] == 0 && zcm_wire_take(&m->wire, wire, sizeof(wire)) == 0);
+        // nothing was cleaned or invalidated here: a buffer the DMA touched is flagged
+        CHECK(c == BAD_SOP || c == BAD_OWNER || c == BAD_PTR || c == BAD_LEN || c == BAD_RX_OWNER
+              || m->st[C6747M_TX_UNCLEAN] + m->st[C6747M_RX_UNINVALIDATED] > 0);
         zcdma_wr32(em + EMAC_SOFTRESET, SOFTRESET_SOFTRESET);
         CHECK((zcdma_rd32(em + EMAC_MACSTATUS) & ~MACSTATUS_IDLE) == 0);
         c6747_model_free(m);
