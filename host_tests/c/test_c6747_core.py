@@ -44,6 +44,10 @@ def test_core_is_pedantic_c99(bits, tmp_path):
            + ["-c", src, "-o", str(tmp_path / "x.o")])
     cc(["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-DZCPOOL_NO_MP"] + mflag(bits) + INC
        + ["-c", "drivers/pool/zcpool.c", "-o", str(tmp_path / "p.o")])
+    # with the DSP's cache hooks (L2 block operations, local-to-global addresses)
+    for src in CORE + ["drivers/dma/zcdma.c"]:
+        cc(["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-DZCDMA_CACHE=ZCDMA_CACHE_C674X"]
+           + mflag(bits) + INC + ["-c", src, "-o", str(tmp_path / "d.o")])
     # and the core alone in the unix (model) configuration
     for src in CORE:
         cc(["-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-DZCDMA_HOST=1"] + mflag(bits)
