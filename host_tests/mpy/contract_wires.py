@@ -341,12 +341,17 @@ class TapImpairNetif(ImpairNetif):
     inner_cls = TapNetif
 
 
+class C6747ImpairNetif(ImpairNetif):
+    inner_cls = C6747SimNetif
+
+
 NETIFS = {
     "tap": TapNetif,
     "memif": MemifNetif,
     "memif+impair": MemifImpairNetif,
     "tap+impair": TapImpairNetif,
     "c6747sim": C6747SimNetif,
+    "c6747sim+impair": C6747ImpairNetif,
 }
 
 
