@@ -409,7 +409,6 @@ int c6747_emac_rx_poll(c6747_emac_t *e, int budget, int32_t *out) {
             lf = zcdma_rd32(desc_at(e, last) + DESC_FLAGLEN);
             n++;
         }
-        emac_wr(e, EMAC_RXnCP(0), desc_at(e, last));     // acknowledge the packet
         uint16_t pkt[C6747_MAX_RX];
         for (unsigned k = 0; k < n; k++) {
             pkt[k] = e->rx_q[e->rx_qhead];
@@ -459,10 +458,13 @@ int c6747_emac_rx_poll(c6747_emac_t *e, int budget, int32_t *out) {
                 e->st[C6747_ST_RX_BYTES] += pktlen;
             }
         }
-        // Refilled or recycled: every descriptor of the packet goes back.
+        // Refilled or recycled: every descriptor of the packet goes back,
+        // then the packet is acknowledged (the ring is never empty with
+        // nothing pending while we hold its descriptors).
         for (unsigned k = 0; k < n; k++) {
             rx_submit(e, pkt[k]);
         }
+        emac_wr(e, EMAC_RXnCP(0), desc_at(e, last));
     }
     c6747_emac_poll_stats(e);
     if (got < budget) {

@@ -197,10 +197,11 @@ static void test_race(void) {
         (void)before;
     }
     CHECK(cookies == 3000 && tx_seen == 3000);
-    CHECK(rx_delivered + e.st[C6747_ST_RX_SOF_OVERRUNS] == 3000);
-    CHECK(e.st[C6747_ST_RX_SOF_OVERRUNS] == m->st[C6747M_RX_NO_DESC]);
+    // every frame delivered once, in order (rising sequence numbers, 3000 of them)
+    CHECK(rx_delivered == 3000 && e.st[C6747_ST_RX_SOF_OVERRUNS] == 0 && m->st[C6747M_RX_NO_DESC] == 0);
     CHECK(zcdma_host_stats.races > 1000);
     CHECK(e.st[C6747_ST_RX_RESTARTS] + e.st[C6747_ST_TX_RESTARTS] > 0);
+    CHECK(e.st[C6747_ST_RX_REQUEUES] > 0 && e.st[C6747_ST_TX_REQUEUES] > 0);
     printf("  race: restarts rx %u tx %u, requeues rx %u tx %u, overruns %u\n",
         (unsigned)e.st[C6747_ST_RX_RESTARTS], (unsigned)e.st[C6747_ST_TX_RESTARTS],
         (unsigned)e.st[C6747_ST_RX_REQUEUES], (unsigned)e.st[C6747_ST_TX_REQUEUES],
