@@ -155,11 +155,6 @@ static int rx_flags(eth_dev_t *e, zcdma_addr_t d, uint32_t w0) {
                 break;
         }
     }
-    if (f == ETH_RXF_CSUM_OK) {
-        e->st.rx_csum_ok++;
-    } else if (f == ETH_RXF_CSUM_BAD) {
-        e->st.rx_csum_bad++;
-    }
     return f;
 }
 
@@ -206,6 +201,11 @@ static int rx_handoff(eth_dev_t *e, unsigned i, uint32_t len, int flags, int32_t
     out[0] = blk;
     out[1] = (int32_t)len;
     out[2] = flags;
+    if (flags == ETH_RXF_CSUM_OK) {
+        e->st.rx_csum_ok++;
+    } else if (flags == ETH_RXF_CSUM_BAD) {
+        e->st.rx_csum_bad++;
+    }
     e->st.rx_frames++;
     e->st.rx_bytes += len;
     return 1;
@@ -307,8 +307,11 @@ int eth_rx_poll(eth_dev_t *e, int budget, int32_t *out) {
         got += rx_handoff(e, i, len, flags, out + 3 * got);
         rearmed++;
     }
-    // A suspended receive process resumes on a poll demand (RBUS: after refilling).
-    if (rearmed || (e->events & ETH_DMASR_RBUS)) {
+    // A suspended receive process resumes on a poll demand after refilling.
+    // With nothing refilled, a demand only costs the frame it waits with:
+    // done when the DMA waits on a slot without a block (every frame it
+    // received was taken), so frames the pool cannot take are counted.
+    if (rearmed || ((e->events & ETH_DMASR_RBUS) && !eth_rx_pending(e))) {
         e->events &= ~ETH_DMASR_RBUS;
         uint32_t rps = (eth_rd(e, ETH_DMASR) & ETH_DMASR_RPS_MASK) >> ETH_DMASR_RPS_SHIFT;
         if (rps == ETH_RPS_SUSPENDED) {
