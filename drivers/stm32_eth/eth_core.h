@@ -31,7 +31,7 @@
 #if ZCDMA_HOST
 #define ETH_CACHE_MAINT(e) ((e)->cache_maint)
 #else
-#define ETH_CACHE_MAINT(e) (ZCDMA_CACHE != ZCDMA_CACHE_NONE)
+#define ETH_CACHE_MAINT(e) ((void)(e), ZCDMA_CACHE != ZCDMA_CACHE_NONE)
 #endif
 
 typedef struct {
