@@ -1,0 +1,64 @@
+# RX checksum offload (a MAC's RXF_CSUM_OK verdict, drivers/stm32_eth with
+# IPCO): the stack does not sum again what the MAC verified (IPv4 header,
+# TCP/UDP/ICMP), counts it (ipv4_csum_offloaded), and checks itself whatever
+# it was not told about: no flag, RXF_CSUM_BAD, and every reassembled
+# datagram (no MAC saw it whole). The frames below carry WRONG checksums, so
+# that only a skipped check lets them through. Both lanes, through memif.
+import frames
+from frames import PROTO_ICMP, PROTO_UDP
+from support import PEER_IP, PEER_MAC, US_IP, US_MAC, Rig
+
+from stack import pbuf
+
+OK, BAD = 1, 2
+
+
+def test_udp_verified_by_the_mac_not_summed_again():
+    with Rig() as r:
+        r.learn()
+        q = r.st.udp.bind(5001)
+        r.udp_in(1, 5001, b"trusted", checksum="bad", flags=OK)
+        r.poll()
+        item = q.recv()
+        assert item is not None and pbuf.to_bytes(item[0]) == b"trusted"
+        pbuf.free(item[0])
+        assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "ipv4_csum_offloaded": 1, "udp_rx": 1}
+        r.mark()
+        for flags in (0, BAD):
+            r.udp_in(1, 5001, b"checked", checksum="bad", flags=flags)
+        r.poll()
+        assert q.recv() is None
+        assert r.delta() == {"eth_rx": 2, "ipv4_rx": 2, "udp_bad_checksum": 2}
+        r.finish()
+
+
+def test_icmp_verified_by_the_mac_answered():
+    with Rig() as r:
+        r.learn()
+        r.ip_in(frames.icmp_echo(7, 1, b"ping", bad_checksum=True), PROTO_ICMP, flags=OK)
+        r.poll()
+        assert len(r.sent()) == 1
+        r.mark()
+        r.ip_in(frames.icmp_echo(7, 2, b"ping", bad_checksum=True), PROTO_ICMP, flags=BAD)
+        r.poll()
+        assert r.sent() == []
+        assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "icmp_bad_checksum": 1}
+        r.finish()
+
+
+def test_reassembled_datagram_checked_despite_flags():
+    # Each fragment's frame came flagged OK: the datagram as a whole was
+    # never verified by anyone, so its UDP checksum is checked (before the
+    # fix the last fragment's flag let the bad datagram through).
+    with Rig() as r:
+        r.learn()
+        q = r.st.udp.bind(5001)
+        dgram = frames.ipv4(PEER_IP, US_IP, PROTO_UDP,
+                            frames.udp(1, 5001, frames.pattern(600), PEER_IP, US_IP, "bad"), ident=77)
+        for fr in frames.fragment(dgram, 304):
+            r.inject(frames.eth(US_MAC, PEER_MAC, frames.ETH_IP, fr), OK)
+        r.poll()
+        assert q.recv() is None
+        d = r.delta()
+        assert d.get("udp_bad_checksum") == 1 and "udp_rx" not in d, d
+        r.finish()
