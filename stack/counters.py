@@ -36,7 +36,6 @@ SCHEMA = (
     ("ipv4_bad_ihl", "drop: IHL below 5 or beyond the packet"),
     ("ipv4_bad_length", "drop: total length below the header or beyond the frame"),
     ("ipv4_bad_checksum", "drop: header checksum wrong"),
-    ("ipv4_csum_offloaded", "datagrams the MAC verified (RXF_CSUM_OK: header, TCP/UDP/ICMP): not summed again"),
     ("ipv4_bad_options", "drop: option with zero, one-byte or overlong length"),
     ("ipv4_martian_src", "drop: source in 0/8, 127/8, 224/4 or 240/4, a broadcast address, or ours"),
     ("ipv4_martian_dst", "drop: destination is 0/8, 127/8 or class E"),

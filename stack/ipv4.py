@@ -96,10 +96,7 @@ class Ipv4:
             ctr["ipv4_bad_length"] += 1
             pbuf.free(p)
             return
-        if flags & 1:
-            # the MAC verified the header and the TCP/UDP/ICMP checksum
-            ctr["ipv4_csum_offloaded"] += 1
-        elif sum16(b, o, hl, 0) != 0xFFFF:
+        if not (flags & 1) and sum16(b, o, hl, 0) != 0xFFFF:
             ctr["ipv4_bad_checksum"] += 1
             pbuf.free(p)
             return

@@ -105,6 +105,7 @@ class Udp:
         if ulen < n:
             # bytes after the UDP length are not the datagram's (as Linux does)
             pbuf.trim(p, hl + ulen)
+            flags = 0       # a MAC's verdict covered the whole IP payload, not these bytes
         # pseudo header: both addresses straight from the IP header
         if not (flags & 1) and be16(b, o + 6) and \
                 pbuf_sum(p, hl, ulen, sum16(b, p.off + 12, 8, PROTO_UDP + ulen)) != 0xFFFF:
