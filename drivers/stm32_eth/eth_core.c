@@ -390,6 +390,11 @@ static uint8_t tx_cic(eth_dev_t *e, const eth_seg_t *seg, unsigned nseg) {
     e->st.tx_csum_offload++;
     uint8_t proto = frame_byte(seg, nseg, ip + 9);
     if (proto == 6 || proto == 17) {
+        // the stack left the field to us (its TX_CSUM capability): counted
+        unsigned c = ip + (vhl & 0xFu) * 4u + (proto == 6 ? 16u : 6u);
+        if (frame_byte(seg, nseg, c) == 0 && frame_byte(seg, nseg, c + 1) == 0) {
+            e->st.tx_csum_left_zero++;
+        }
         return ETH_TDES0_CIC_FULL;
     }
     if (proto == 1) {

@@ -58,7 +58,7 @@ typedef struct {
     X(tx_frames) X(tx_bytes) X(tx_ring_full) X(tx_errors) X(tx_ref_moved) \
     X(rx_copied_bytes) X(tx_copied_bytes) \
     X(rx_crc_errors) X(rx_truncated) X(rx_missed) X(rx_fifo_overflow) \
-    X(rx_csum_ok) X(rx_csum_bad) X(tx_csum_offload) X(tx_csum_bypass_frag) \
+    X(rx_csum_ok) X(rx_csum_bad) X(tx_csum_offload) X(tx_csum_left_zero) X(tx_csum_bypass_frag) \
     X(rbus) X(tbus_resume) X(rx_poll_demands) X(tx_poll_demands) \
     X(fatal_bus_errors) X(dma_stuck) X(resets) X(reset_timeouts) \
     X(link_changes) X(mdio_timeouts) X(irqs)

@@ -566,6 +566,7 @@ def test_tx_checksum_insertion_where_allowed():
         assert w[4] == frag, "a fragment goes untouched (ES0206)"
         ds, dm = delta(s0, d.stats()), delta(m0, d.model_stats())
         assert ds["tx_csum_offload"] == 4 and ds["tx_csum_bypass_frag"] == 1, ds
+        assert ds["tx_csum_left_zero"] == 2, ds          # the UDP and TCP frames
         assert dm["tx_cic_frames"] == 4 and dm.get("cic_fragment", 0) == 0, dm
     finally:
         d.close()
