@@ -118,7 +118,7 @@ def open_tap(name, attach):
     return zctap.TAP(name=name, rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING)
 
 
-def open_stm32sim(name, attach):
+def open_stm32sim(name, attach, tx_csum=False):
     """The STM32 ETH driver (drivers/stm32_eth) with its behavioural model,
     whose wire is TAP `name`. The MAC filter is off (promiscuous): the stack
     filters, as on the plain TAP. No padding to 60 bytes (TDES0.DP): a TAP
@@ -127,16 +127,22 @@ def open_stm32sim(name, attach):
     Returns once the model's PHY autonegotiated (a few link() polls, bounded)."""
     import stm32_eth
     drv = stm32_eth.ETH(rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING, wire="tap",
-                        tap=name, attach=attach, promisc=True, pad=False)
+                        tap=name, attach=attach, promisc=True, pad=False, tx_csum=tx_csum)
     for _ in range(100):
         if drv.link()[0]:
             break
     return drv
 
 
+def open_stm32sim_csum(name, attach):
+    """stm32sim with TX checksum insertion (CIC): the driver says TX_CSUM and
+    the stack leaves the TCP checksum of unfragmented segments to the MAC."""
+    return open_stm32sim(name, attach, tx_csum=True)
+
+
 # NETIF -> opener(name, attach): a driver whose wire is TAP `name` (created,
 # or an existing one when attach). A MAC's model NETIF adds one line here.
-NETIFS = {"tap": open_tap, "stm32sim": open_stm32sim}
+NETIFS = {"tap": open_tap, "stm32sim": open_stm32sim, "stm32sim-csum": open_stm32sim_csum}
 
 
 def make_driver(netif, name, attach, pidfile):

@@ -78,3 +78,59 @@ def test_udp_shorter_than_its_ip_payload_checked():
         assert q.recv() is None
         assert r.delta() == {"eth_rx": 1, "ipv4_rx": 1, "udp_bad_checksum": 1}
         r.finish()
+
+
+# ---- TX: a driver that says TX_CSUM gets TCP segments with the field at 0 ----------
+
+def _synack(tx_csum):
+    from frames import ETH_IP, PROTO_TCP, TCP_SYN
+    with Rig() as r:
+        r.learn()
+        r.st.netif.tx_csum = tx_csum      # what Netif reads from drv.TX_CSUM
+        lst = r.st.tcp.new()
+        lst.bind(7777)
+        lst.listen(2)
+        got = []
+        lst.accept_cb = lambda pcb: got.append(pcb) is None
+        r.inject(frames.eth(US_MAC, PEER_MAC, ETH_IP,
+                            frames.ipv4(PEER_IP, US_IP, PROTO_TCP,
+                                        frames.tcp(40000, 7777, 1000, 0, TCP_SYN, 65535, b"", b"",
+                                                   PEER_IP, US_IP))))
+        r.poll(r.t + 1)
+        out = [frames.parse_frame(f) for f in r.sent()]
+        segs = [p for p in out if "tcp" in p]
+        assert len(segs) == 1, out
+        ip = segs[0]["ip"]
+        assert ip["checksum_ok"]                      # the IPv4 header is always ours
+        c = frames.parse_tcp(ip["payload"], US_IP, PEER_IP)
+        lst.close()
+        for pcb in got:
+            pcb.abort()
+        r.poll(r.t + 1)
+        r.sent()
+        r.finish()
+        return c
+
+
+def test_tcp_checksum_left_to_a_mac_that_inserts_it():
+    c = _synack(True)
+    assert c["checksum"] == 0 and not c["checksum_ok"]
+    c = _synack(False)
+    assert c["checksum"] != 0 and c["checksum_ok"]
+
+
+def test_netif_reads_the_capability():
+    from stack.memif import Memif
+    from stack.netif import Netif
+
+    class Csum(Memif):
+        TX_CSUM = True
+
+    class Stack:
+        ctr = {}
+
+    for drv, want in ((Memif(), False), (Csum(), True)):
+        try:
+            assert Netif(Stack(), drv, US_MAC).tx_csum is want
+        finally:
+            drv.close()
