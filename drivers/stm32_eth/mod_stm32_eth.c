@@ -587,6 +587,25 @@ static mp_obj_t eth_bus_stats_m(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(eth_bus_stats_obj, eth_bus_stats_m);
 
+// The model's registers directly (no driver, no race step): model_reg(off)
+// reads, model_reg(off, value) writes; model_run() lets the DMA run.
+static mp_obj_t eth_model_reg_m(size_t n_args, const mp_obj_t *args) {
+    eth_obj_t *self = eth_model_of(args[0]);
+    uint32_t off = (uint32_t)mp_obj_get_int(args[1]);
+    if (n_args == 3) {
+        stm32m_reg_write(self->model, off, (uint32_t)mp_obj_get_int_truncated(args[2]));
+        return mp_const_none;
+    }
+    return mp_obj_new_int_from_uint(stm32m_reg_read(self->model, off));
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(eth_model_reg_obj, 2, 3, eth_model_reg_m);
+
+static mp_obj_t eth_model_run_m(mp_obj_t self_in) {
+    eth_obj_t *self = eth_model_of(self_in);
+    return MP_OBJ_NEW_SMALL_INT(stm32m_run(self->model));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(eth_model_run_obj, eth_model_run_m);
+
 // A register as the driver sees it (through the bus), for tests: regs(off).
 static mp_obj_t eth_reg_m(mp_obj_t self_in, mp_obj_t off) {
     eth_obj_t *self = eth_model_of(self_in);
@@ -669,6 +688,8 @@ static const mp_rom_map_elem_t eth_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_model_stats), MP_ROM_PTR(&eth_model_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_bus_stats), MP_ROM_PTR(&eth_bus_stats_obj) },
     { MP_ROM_QSTR(MP_QSTR_reg), MP_ROM_PTR(&eth_reg_obj) },
+    { MP_ROM_QSTR(MP_QSTR_model_reg), MP_ROM_PTR(&eth_model_reg_obj) },
+    { MP_ROM_QSTR(MP_QSTR_model_run), MP_ROM_PTR(&eth_model_run_obj) },
     #endif
 };
 static MP_DEFINE_CONST_DICT(eth_locals, eth_locals_table);

@@ -826,6 +826,107 @@ def test_bad_constructor_arguments():
     closed_baseline()
 
 
+# ---- the model's own register semantics (model_reg: straight into the model) ------------
+
+DMABMR, DMARPDR, DMASR, DMAOMR, DMAIER, DMAMFBOCR = 0x1000, 0x1008, 0x1014, 0x1018, 0x101C, 0x1020
+MACMIIAR, MACMIIDR = 0x10, 0x14
+RS, RBUS, NIS = 1 << 6, 1 << 7, 1 << 16
+OMR_SR, OMR_ST = 1 << 1, 1 << 13
+
+
+def test_model_dmasr_write_1_to_clear_and_sticky_summary():
+    d = open_eth(rx_ring=4)
+    try:
+        d.inject(seq_frame(1))
+        assert d.model_run() >= 1
+        sr = d.model_reg(DMASR)
+        assert sr & RS and sr & NIS, hex(sr)           # RIE and NISE: the driver enabled them
+        d.model_reg(DMASR, RS)                         # 1 clears RS, and only RS
+        sr = d.model_reg(DMASR)
+        assert not (sr & RS) and sr & NIS, hex(sr)     # NIS sticky until written itself
+        d.model_reg(DMASR, 0)
+        assert d.model_reg(DMASR) & NIS                # writing 0 changes nothing
+        d.model_reg(DMASR, NIS)
+        assert not (d.model_reg(DMASR) & NIS)
+        ier = d.model_reg(DMAIER)
+        d.model_reg(DMAIER, ier & ~RS)                 # a source not enabled
+        d.inject(seq_frame(2))
+        d.model_run()
+        sr = d.model_reg(DMASR)
+        assert sr & RS and not (sr & NIS), hex(sr)     # ... raises no summary
+        d.model_reg(DMAIER, ier)
+        assert d.model_reg(DMASR) & NIS                # until it is enabled
+        assert [seq_of(f) for f, _ in rx_all(d, 2)] == [1, 2]
+        assert d.model_reg(DMASR) & 0x1FFFF == 0       # the driver acknowledged everything
+    finally:
+        d.close()
+    closed_baseline()
+
+
+def test_model_missed_frames_clear_on_read():
+    with PoolLimits() as lim:
+        lim.exhaust()
+        d = open_eth(rx_ring=4)                        # no block posted: every descriptor the host's
+        try:
+            for i in range(3):
+                d.inject(seq_frame(i))
+                d.model_run()                          # into the FIFO: suspended, RBUS
+                assert d.model_reg(DMASR) & RBUS
+                d.model_reg(DMARPDR, 0)                # a poll demand, still nothing owned
+                d.model_run()
+            v = d.model_reg(DMAMFBOCR)
+            assert v & 0xFFFF == 3, hex(v)
+            assert d.model_reg(DMAMFBOCR) & 0xFFFF == 0
+            assert d.model_stats()["rx_missed"] == 3
+        finally:
+            d.close()
+    closed_baseline()
+
+
+def test_model_mdio_busy_then_data():
+    d = open_eth(rx_ring=4)
+    try:
+        for pa, want in ((0, 0x0007), (1, 0xFFFF)):    # the LAN8742A's ID1; nobody at 1
+            d.model_reg(MACMIIAR, (pa << 11) | (2 << 6) | (4 << 2) | 1)
+            assert d.model_reg(MACMIIAR) & 1           # MB: busy
+            assert not (d.model_reg(MACMIIAR) & 1)     # done
+            assert d.model_reg(MACMIIDR) == want
+    finally:
+        d.close()
+    closed_baseline()
+
+
+def test_dma_stopped_behind_the_driver_recovered():
+    # A reset or a glitch (STM32CubeF4#159: TPSS/RPSS after REF_CLK
+    # interference) stops the DMA while frames are in flight: the driver
+    # finds it stopped with work, resets and re-initialises, nothing leaks.
+    for glitch in ("omr", "reset"):
+        d = open_eth(rx_ring=4, tx_ring=4)
+        try:
+            s0 = d.stats()
+            fr = seq_frame(1)
+            assert d.tx(1, [fr, 0, len(fr)], 1) == 0
+            if glitch == "omr":
+                d.model_reg(DMAOMR, d.model_reg(DMAOMR) & ~(OMR_SR | OMR_ST))
+            else:
+                d.model_reg(DMABMR, 1)                 # a soft reset the driver did not ask for
+                for _ in range(3):
+                    d.model_reg(DMABMR)
+            assert reap_all(d, 1) == [1]               # completed, as an error
+            ds = delta(s0, d.stats())
+            assert ds["dma_stuck"] == 1 and ds["resets"] == 1 and ds["tx_errors"] == 1, ds
+            assert take_all(d) == []
+            fr = seq_frame(2)
+            assert d.tx(1, [fr, 0, len(fr)], 2) == 0
+            assert reap_all(d, 1) == [2] and take_all(d) == [fr]
+            d.inject(seq_frame(3))
+            assert [seq_of(f) for f, _ in rx_all(d, 1)] == [3]
+            assert zcpool.held(zcpool.H_RXPOST) == 4 and at_baseline()
+        finally:
+            d.close()
+        closed_baseline()
+
+
 def _main():
     g = globals()
     names = [n for n in g if n.startswith("test_")]

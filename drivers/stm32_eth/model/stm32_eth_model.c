@@ -1262,6 +1262,14 @@ void stm32m_reset_stuck(stm32m_t *m, int stuck) {
     }
 }
 
+uint32_t stm32m_reg_read(stm32m_t *m, uint32_t off) {
+    return reg_rd(m, off);
+}
+
+void stm32m_reg_write(stm32m_t *m, uint32_t off, uint32_t v) {
+    reg_wr(m, off, v);
+}
+
 const stm32m_stats_t *stm32m_stats(stm32m_t *m) {
     return &m->st;
 }

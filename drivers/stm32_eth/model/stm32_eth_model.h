@@ -96,6 +96,11 @@ void stm32m_link_set(stm32m_t *m, int up);
 void stm32m_cache_checks(stm32m_t *m, int on);
 // DMABMR.SR never clears (REF_CLK missing): the driver's wait must be bounded.
 void stm32m_reset_stuck(stm32m_t *m, int stuck);
+// A register read/write straight into the model (not through the bus: no
+// race step), for tests of the model's own register semantics and to stage
+// a glitch (a DMA stopped behind the driver's back).
+uint32_t stm32m_reg_read(stm32m_t *m, uint32_t off);
+void stm32m_reg_write(stm32m_t *m, uint32_t off, uint32_t v);
 const stm32m_stats_t *stm32m_stats(stm32m_t *m);
 uint32_t stm32m_mmc(stm32m_t *m, uint32_t off);
 
