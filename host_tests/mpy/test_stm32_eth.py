@@ -927,6 +927,43 @@ def test_dma_stopped_behind_the_driver_recovered():
         closed_baseline()
 
 
+def test_per_frame_path_allocates_nothing():
+    import gc
+    for mode in MODES[:2]:
+        d = open_eth(rx_ring=8, tx_ring=8, cache="maint", **mode)
+        try:
+            rxf = seq_frame(1, 600)
+            txf = seq_frame(2, 600)
+            hb = zcpool.alloc_hdr(zcpool.H_TX)
+            zcpool.block(hb)[0:42] = txf[:42]
+            g = [hb, 0, 42, txf, 42, len(txf) - 42]
+            out = array.array("i", [0] * 24)
+            cout = array.array("i", [0] * 8)
+            s0 = d.stats()
+            n = 0
+            gc.collect()
+            a0 = gc.mem_alloc()
+            while n < 300:
+                d.inject(rxf)
+                k = d.rx_poll(8, out)
+                j = 0
+                while j < k:
+                    zcpool.free(out[3 * j])
+                    j += 1
+                d.tx(2, g, n)
+                d.tx_reap(cout)
+                d.take(TAKE)
+                n += 1
+            a1 = gc.mem_alloc()
+            assert a1 - a0 == 0, "%d bytes allocated over 300 frames each way" % (a1 - a0)
+            ds = delta(s0, d.stats())
+            assert ds["rx_frames"] == 300 and ds["tx_frames"] == 300, ds
+            zcpool.free(hb)
+        finally:
+            d.close()
+        closed_baseline()
+
+
 def _main():
     g = globals()
     names = [n for n in g if n.startswith("test_")]
