@@ -730,6 +730,13 @@ void eth_stop(eth_dev_t *e) {
     mac_write(e, ETH_MACCR, eth_rd(e, ETH_MACCR) & ~(ETH_MACCR_TE | ETH_MACCR_RE));
     eth_wr(e, ETH_DMAOMR, omr & ~(ETH_DMAOMR_ST | ETH_DMAOMR_SR));
     eth_wr(e, ETH_DMAIER, 0);
+    // The blocks go back to the pool next: wait (bounded) until neither
+    // process can still be reading or writing one.
+    for (unsigned t = 0; t < ETH_RESET_WAIT; t++) {
+        if (!(eth_rd(e, ETH_DMASR) & (ETH_DMASR_TPS_MASK | ETH_DMASR_RPS_MASK))) {
+            break;
+        }
+    }
 }
 
 void eth_release(eth_dev_t *e) {
