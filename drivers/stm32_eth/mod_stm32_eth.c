@@ -600,6 +600,13 @@ static mp_obj_t eth_model_reg_m(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(eth_model_reg_obj, 2, 3, eth_model_reg_m);
 
+static mp_obj_t eth_lose_tx_demands_m(mp_obj_t self_in, mp_obj_t n) {
+    eth_obj_t *self = eth_model_of(self_in);
+    stm32m_lose_tx_demands(self->model, (unsigned)mp_obj_get_int(n));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(eth_lose_tx_demands_obj, eth_lose_tx_demands_m);
+
 static mp_obj_t eth_model_run_m(mp_obj_t self_in) {
     eth_obj_t *self = eth_model_of(self_in);
     return MP_OBJ_NEW_SMALL_INT(stm32m_run(self->model));
@@ -690,6 +697,7 @@ static const mp_rom_map_elem_t eth_locals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_reg), MP_ROM_PTR(&eth_reg_obj) },
     { MP_ROM_QSTR(MP_QSTR_model_reg), MP_ROM_PTR(&eth_model_reg_obj) },
     { MP_ROM_QSTR(MP_QSTR_model_run), MP_ROM_PTR(&eth_model_run_obj) },
+    { MP_ROM_QSTR(MP_QSTR_lose_tx_demands), MP_ROM_PTR(&eth_lose_tx_demands_obj) },
     #endif
 };
 static MP_DEFINE_CONST_DICT(eth_locals, eth_locals_table);

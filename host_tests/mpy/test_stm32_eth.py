@@ -964,6 +964,28 @@ def test_per_frame_path_allocates_nothing():
         closed_baseline()
 
 
+def test_missed_tx_wakeup_resumed():
+    # The doorbell is lost (it came while the DMA was fetching, before OWN
+    # was visible): the TX process stays suspended with our frame owned.
+    # The next service sees TPS suspended with work and rings again.
+    d = open_eth(tx_ring=4)
+    try:
+        s0 = d.stats()
+        d.lose_tx_demands(1)
+        fr = seq_frame(9)
+        assert d.tx(1, [fr, 0, len(fr)], 9) == 0
+        out = array.array("i", [0] * 4)
+        assert d.tx_reap(out) == 0 and take_all(d) == []     # not sent: nobody woke the DMA
+        assert delta(s0, d.stats())["tbus_resume"] == 1
+        assert reap_all(d, 1) == [9] and take_all(d) == [fr]
+        ds = delta(s0, d.stats())
+        assert ds["tbus_resume"] == 1 and ds["tx_frames"] == 1 and ds.get("tx_errors", 0) == 0, ds
+        assert ds.get("resets", 0) == 0
+    finally:
+        d.close()
+    closed_baseline()
+
+
 def _main():
     g = globals()
     names = [n for n in g if n.startswith("test_")]

@@ -50,6 +50,7 @@ struct stm32m {
     int rx_demand, tx_demand;
     int fatal;                     // a bus error stopped both engines (until a soft reset)
     int sr_busy, sr_stuck;
+    unsigned lose_tx_demands;
     int mdio_busy;
     // RX FIFO: one frame (RSF: whole frames only)
     uint8_t fifo[FIFO_MAX];
@@ -1069,6 +1070,10 @@ static void reg_wr(void *dev, uint32_t off, uint32_t v) {
             }
             break;
         case ETH_DMATPDR:
+            if (m->lose_tx_demands) {
+                m->lose_tx_demands--;
+                break;
+            }
             m->tx_demand = 1;
             break;
         case ETH_DMARPDR:
@@ -1268,6 +1273,10 @@ uint32_t stm32m_reg_read(stm32m_t *m, uint32_t off) {
 
 void stm32m_reg_write(stm32m_t *m, uint32_t off, uint32_t v) {
     reg_wr(m, off, v);
+}
+
+void stm32m_lose_tx_demands(stm32m_t *m, unsigned n) {
+    m->lose_tx_demands = n;
 }
 
 const stm32m_stats_t *stm32m_stats(stm32m_t *m) {

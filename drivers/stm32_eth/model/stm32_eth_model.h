@@ -101,6 +101,9 @@ void stm32m_reset_stuck(stm32m_t *m, int stuck);
 // a glitch (a DMA stopped behind the driver's back).
 uint32_t stm32m_reg_read(stm32m_t *m, uint32_t off);
 void stm32m_reg_write(stm32m_t *m, uint32_t off, uint32_t v);
+// The next n writes to DMATPDR are lost (a doorbell that came while the DMA
+// was fetching the descriptor, before OWN was visible: a missed wake-up).
+void stm32m_lose_tx_demands(stm32m_t *m, unsigned n);
 const stm32m_stats_t *stm32m_stats(stm32m_t *m);
 uint32_t stm32m_mmc(stm32m_t *m, uint32_t off);
 
