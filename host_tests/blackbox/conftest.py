@@ -56,7 +56,7 @@ WIDTHS = ("64", "32")
 # four MAC paths"): every test that uses the `stack` fixture runs once per
 # NETIF (ids `[tap]`, ...). ZC_BB_NETIFS=tap,... narrows or reorders the set.
 # A test that only makes sense on some: @pytest.mark.netifs("tap").
-ALL_NETIFS = ("tap", "c6747sim")
+ALL_NETIFS = ("tap", "stm32sim", "c6747sim")
 NETIFS = tuple(n for n in os.environ.get("ZC_BB_NETIFS", ",".join(ALL_NETIFS)).split(",") if n)
 
 _CAPABLE, _WHY_NOT = netns_mod.blackbox_capable()
