@@ -51,7 +51,8 @@ LIST_TIMEOUT_S = 30
 # driver-contract test suite, parametrised by NETIF"). A new MAC: add its
 # factory to host_tests/mpy/contract_wires.py and its name here.
 CONTRACT_MODULE = os.path.join(MPY_DIR, "test_driver_contract.py")
-CONTRACT_NETIFS = ("tap", "memif", "memif+impair", "tap+impair")
+CONTRACT_NETIFS = ("tap", "memif", "memif+impair", "tap+impair", "stm32sim", "stm32sim-enh",
+                   "c6747sim", "c6747sim+impair")
 
 # Make `import stack` resolve to the source tree in the CPython lane too.
 if ROOT not in sys.path:

@@ -39,7 +39,7 @@ class Icmp:
             ctr["icmp_truncated"] += 1
             pbuf.free(p)
             return
-        if pbuf_sum(p, hl, n, 0) != 0xFFFF:
+        if not (flags & 1) and pbuf_sum(p, hl, n, 0) != 0xFFFF:
             ctr["icmp_bad_checksum"] += 1
             pbuf.free(p)
             return

@@ -20,6 +20,9 @@ class Netif:
         if len(self.mac) != 6:
             raise ValueError("a MAC address is 6 bytes")
         self.mtu = config.MTU_BYTES
+        # a MAC that inserts TCP/UDP/ICMP checksums on transmit (CIC on the
+        # STM32 ETH) may be left the TCP checksum of unfragmented segments
+        self.tx_csum = getattr(drv, "TX_CSUM", False) is True
         self.rx_out = array("i", [0] * (3 * config.RX_BATCH_FRAMES))
         self.reap_out = array("i", [0] * config.TX_REAP_MAX)
         seg = getattr(drv, "MAX_SEG", config.GATHER_MAX_ENTRIES)

@@ -677,8 +677,11 @@ class Tcp:
                 return False
             pbuf.cat(h, t)
         tl = h.tot
-        s = sum16(st.ip_addr, 0, 4, sum16(pcb.rip, 0, 4, PROTO_TCP + tl))
-        put16(b, o + 16, finish(pbuf_sum(h, 0, tl, s)))
+        if not st.netif.tx_csum or tl + IPV4_HLEN > st.netif.mtu:
+            # (a MAC that inserts it gets the field at 0; never for a
+            # segment IP will fragment: no MAC sums fragments)
+            s = sum16(st.ip_addr, 0, 4, sum16(pcb.rip, 0, 4, PROTO_TCP + tl))
+            put16(b, o + 16, finish(pbuf_sum(h, 0, tl, s)))
         if flags & ACK:
             pcb.ack_at = _NO_TIMER
             pcb.unacked_segs = 0

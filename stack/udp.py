@@ -105,8 +105,10 @@ class Udp:
         if ulen < n:
             # bytes after the UDP length are not the datagram's (as Linux does)
             pbuf.trim(p, hl + ulen)
+            flags = 0       # a MAC's verdict covered the whole IP payload, not these bytes
         # pseudo header: both addresses straight from the IP header
-        if be16(b, o + 6) and pbuf_sum(p, hl, ulen, sum16(b, p.off + 12, 8, PROTO_UDP + ulen)) != 0xFFFF:
+        if not (flags & 1) and be16(b, o + 6) and \
+                pbuf_sum(p, hl, ulen, sum16(b, p.off + 12, 8, PROTO_UDP + ulen)) != 0xFFFF:
             ctr["udp_bad_checksum"] += 1
             pbuf.free(p)
             return

@@ -113,15 +113,66 @@ def pid_in(path):
         return None
 
 
-def make_driver(netif, name, attach, pidfile):
-    if netif != "tap":
-        die("run.py: unknown NETIF " + netif + " (have: tap)")
+def open_tap(name, attach, mac):
     import zctap
+    return zctap.TAP(name=name, rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING)
+
+
+def open_stm32sim(name, attach, mac, tx_csum=False):
+    """The STM32 ETH driver (drivers/stm32_eth) with its behavioural model,
+    whose wire is TAP `name`. The MAC filter is off (promiscuous): the stack
+    filters, as on the plain TAP. No padding to 60 bytes (TDES0.DP): a TAP
+    has no minimum frame and shows frames as the stack built them, as on
+    the plain TAP (padding is tested against the model in test_stm32_eth).
+    Returns once the model's PHY autonegotiated (a few link() polls, bounded)."""
+    import stm32_eth
+    drv = stm32_eth.ETH(rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING, wire="tap",
+                        tap=name, attach=attach, mac=mac, promisc=True, pad=False, tx_csum=tx_csum)
+    for _ in range(100):
+        if drv.link()[0]:
+            break
+    return drv
+
+
+def open_stm32sim_csum(name, attach, mac):
+    """stm32sim with TX checksum insertion (CIC): the driver says TX_CSUM and
+    the stack leaves the TCP checksum of unfragmented segments to the MAC."""
+    return open_stm32sim(name, attach, mac, tx_csum=True)
+
+
+def open_c6747sim(name, attach, mac):
+    """The C6747 EMAC driver (drivers/c6747_emac) on its behavioural model,
+    whose wire is the TAP. As over the plain TAP, the black-box suite sees
+    frames exactly as the stack made them: the MAC passes every frame
+    (RXCAFEN; the suite checks the stack's own L2 filter: frames for other
+    addresses and multicast counted there), short frames go unpadded (the
+    suite checks a reply's length to the byte) and RXMAXLEN is what a pool
+    block takes (1598 bytes + the CRC; longer ones rx_oversize). The MAC
+    filter, the padding to 60 bytes and RXMAXLEN 1518, the defaults, are
+    tested against the model (host_tests/mpy/test_c6747_model.py)."""
+    import c6747_emac
+    return c6747_emac.EMAC(rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING, wire="tap",
+                           tap=name, attach=attach, mac=mac, promisc=True, pad=0,
+                           rx_maxlen=1598 + 4)
+
+
+# NETIF -> opener(name, attach, mac): a driver whose wire is TAP `name`
+# (created, or an existing one when attach), answering to `mac` (bytes(6)). A MAC's model NETIF adds one line here.
+NETIFS = {"tap": open_tap, "stm32sim": open_stm32sim, "stm32sim-csum": open_stm32sim_csum,
+          "c6747sim": open_c6747sim}
+
+
+def make_driver(netif, name, attach, pidfile, mac):
+    opener = NETIFS.get(netif)
+    if opener is None:
+        die("run.py: unknown NETIF %s (have: %s)" % (netif, ", ".join(sorted(NETIFS))))
     if attach and not zcsys.if_nametoindex(name):
         die("run.py: no device %s in this network namespace: --tap (make run TAP=%s) "
             "attaches to an existing TAP; leave it out to create zc0" % (name, name))
     try:
-        return zctap.TAP(name=name, rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING)
+        return opener(name, attach, mac)
+    except ImportError:
+        die("run.py: NETIF %s: its driver is not in this build" % netif)
     except OSError as e:
         if e.errno != EBUSY:
             die("run.py: cannot open TAP %s: %s" % (name, e))
@@ -218,7 +269,7 @@ def main():
     attach = opts["tap"] is not None
     name = opts["tap"] or "zc0"
     rundir = top + "/.run"
-    drv = make_driver(opts["netif"], name, attach, pid_file(rundir, name))
+    drv = make_driver(opts["netif"], name, attach, pid_file(rundir, name), mac)
     name = getattr(drv, "name", name)
     # any IMPAIR_* knob set (--set): the impairment layer between driver and
     # stack (stack/impair.py); all zero: not inserted at all

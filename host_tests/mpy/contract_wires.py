@@ -250,6 +250,56 @@ class MemifNetif:
         return drv.fileno()
 
 
+# ---- c6747sim: the C6747 EMAC driver on its behavioural model -----------------------
+
+class C6747Wire:
+    """The model's in-memory wire: inject() towards the MAC, take() what the
+    MAC put on the wire. The model's DMA runs inside the driver's calls
+    (tx_reap hands frames to the EMAC): nothing arrives later."""
+
+    def __init__(self, drv):
+        self.drv = drv
+        self.buf = bytearray(2048)
+
+    def send(self, frame):
+        r = self.drv.inject(frame)
+        assert r == 0, "c6747 model wire queue full (errno %d)" % r
+
+    def recv(self, timeout_ms=1000):
+        n = self.drv.take(self.buf)
+        return bytes(self.buf[:n]) if n else None
+
+    def close(self):
+        pass
+
+
+class C6747SimNetif:
+    """drivers/c6747_emac linked with its model (model/). The suite's frames
+    go to any address and must arrive byte-exact as given, as over a TAP:
+    the MAC runs promiscuous, with short frames not padded (padding to 60
+    bytes, the default, is shown by host_tests/mpy/test_c6747_model.py) and
+    RXMAXLEN at what a block takes (1598 + the CRC)."""
+    name = "c6747sim"
+    # pool_views: zcdma_mp_gather holds a view of a block like the block;
+    # view_base_check: a lent buffer's storage is re-checked at the kick
+    CAPS = ("poll_object", "finaliser", "pool_views", "view_base_check")
+
+    def make_driver(self, rx_ring, tx_ring, wire):
+        try:
+            import c6747_emac
+        except ImportError:
+            raise NetifMissing("ZC_NETIF=c6747sim but this MicroPython has no c6747_emac module "
+                               "(drivers/c6747_emac not built in)")
+        import zcpool
+        drv = c6747_emac.EMAC(rx_ring=rx_ring, tx_ring=tx_ring, wire="queue", queue_depth=256,
+                              promisc=True, pad=0,
+                              rx_maxlen=zcpool.BLOCK_SIZE - zcpool.FRAME_OFFSET + 4)
+        return drv, (C6747Wire(drv) if wire else None)
+
+    def poll_target(self, drv):
+        return drv
+
+
 # ---- <netif>+impair: the impairment layer (stack/impair.py) over a driver ---------
 
 class ImpairNetif:
@@ -291,11 +341,79 @@ class TapImpairNetif(ImpairNetif):
     inner_cls = TapNetif
 
 
+# ---- stm32sim: the STM32 ETH driver with its behavioural model ---------------------
+
+class Stm32Wire:
+    """The model's queue wire: inject() towards the MAC, take() what it sent.
+    The DMA runs inside the driver's calls: nothing arrives later."""
+
+    def __init__(self, drv):
+        self.drv = drv
+        self.buf = bytearray(2048)
+
+    def send(self, frame):
+        assert self.drv.inject(frame) == 0, "model wire queue full"
+
+    def recv(self, timeout_ms=1000):
+        try:
+            n = self.drv.take(self.buf)
+        except OSError:
+            return None            # the driver (and its model) closed
+        return bytes(self.buf[:n]) if n else None
+
+    def close(self):
+        self.drv = None
+
+
+class Stm32Netif:
+    """drivers/stm32_eth + model/, queue wire. The MAC pads short frames on
+    a real wire; the suite compares runt frames byte for byte, so padding is
+    off here (pad=False: TDES0.DP) and tested in test_stm32_eth.py, as are the
+    RX checksum verdicts (rx_csum=False: the suite wants flags 0). The
+    address filter is off (promiscuous): the suite's frames go to many MACs."""
+    name = "stm32sim"
+    CAPS = ("poll_object", "finaliser", "pool_views", "view_base_check")
+    OPTS = {}
+    _seq = [0]
+
+    def make_driver(self, rx_ring, tx_ring, wire):
+        try:
+            import stm32_eth
+        except ImportError:
+            raise NetifMissing("ZC_NETIF=%s but this MicroPython has no stm32_eth module" % self.name)
+        self._seq[0] += 1
+        drv = stm32_eth.ETH(rx_ring=rx_ring, tx_ring=tx_ring, wire="queue", queue_depth=256,
+                            promisc=True, pad=False, rx_csum=False, seed=self._seq[0], **self.OPTS)
+        for _ in range(50):        # autonegotiation: a few PHY polls
+            if drv.link()[0]:
+                break
+        return drv, (Stm32Wire(drv) if wire else None)
+
+    def poll_target(self, drv):
+        return drv
+
+
+class Stm32EnhNetif(Stm32Netif):
+    """Enhanced (32-byte) descriptors in chained mode, cache maintenance as on
+    a Cortex-M7 with cacheable buffers, and the model stepping at seeded
+    points between the driver's accesses."""
+    name = "stm32sim-enh"
+    OPTS = {"enhanced": True, "chained": True, "cache": "maint", "race": 20000}
+
+
+class C6747ImpairNetif(ImpairNetif):
+    inner_cls = C6747SimNetif
+
+
 NETIFS = {
     "tap": TapNetif,
     "memif": MemifNetif,
     "memif+impair": MemifImpairNetif,
     "tap+impair": TapImpairNetif,
+    "stm32sim": Stm32Netif,
+    "stm32sim-enh": Stm32EnhNetif,
+    "c6747sim": C6747SimNetif,
+    "c6747sim+impair": C6747ImpairNetif,
 }
 
 
