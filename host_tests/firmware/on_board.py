@@ -315,3 +315,17 @@ def run_tests(name, names):
     del sys.modules[name]
     gc.collect()
     return out
+
+
+def drivers():
+    """The MAC driver modules compiled into this image, as a board build
+    sees them (no behavioural model)."""
+    out = {}
+    for name, cls in (("stm32_eth", "ETH"), ("c6747_emac", "EMAC")):
+        try:
+            m = __import__(name)
+        except ImportError:
+            continue
+        out[name] = {"max_seg": m.MAX_SEG, "cls": type(getattr(m, cls)) is type,
+                     "model": getattr(m, "MODEL", None)}
+    return out

@@ -88,6 +88,31 @@ def test_boots_to_the_stack(booted):
         assert r["sctlr"] is not None and r["sctlr"] & 0x1005 == 0x1005, r["sctlr"]
 
 
+# The MAC drivers each board's FW_DRIVERS compiles in (with drivers/dma).
+DRIVERS = {"MPS2_AN385": set(), "MPS2_AN386": {"stm32_eth"}, "MPS2_AN500": {"stm32_eth"},
+           "VERSATILEPB": {"c6747_emac"}}
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_drivers_built_in_with_warnings_as_errors(fw_images, board):
+    """FW_DRIVERS: the driver and the DMA layer it shares are in the image
+    (built with -Wall -Wextra -Werror like all our C), with their size."""
+    s = image(fw_images, board)["size"]["modules"]
+    for d in DRIVERS[board]:
+        assert s[d]["text"] > 3000 and s["dma"]["text"] > 500, s
+    if not DRIVERS[board]:
+        assert "dma" not in s, s
+
+
+def test_driver_modules_on_board(booted):
+    info, q = booted
+    got = q.call("drivers()")
+    assert set(got) == DRIVERS[info["board"]], got
+    for name, d in got.items():
+        assert d["max_seg"] == 16 and d["cls"], (name, d)
+        assert not d["model"], "%s: the behavioural model is compiled into a board image" % name
+
+
 def test_pool_and_pbufs_on_board(booted):
     _, q = booted
     r = q.call("pool_pbufs()")

@@ -6,10 +6,10 @@ FW_MCU_NAME = Cortex-M4
 MPY_CROSS_FLAGS += -march=armv7em
 
 # Extra user C module folders (drivers/NAME or firmware/modules/NAME, each
-# with a micropython.mk), besides drivers/pool which every board has.
-# When the STM32 ETH driver lands: FW_DRIVERS = stm32_eth (and its DMA layer's
-# folder if that has a micropython.mk of its own).
-FW_DRIVERS =
+# with a micropython.mk), besides drivers/pool which every board has: the
+# STM32 ETH driver and the DMA layer it shares (drivers/dma).
+FW_DRIVERS = dma stm32_eth
+# F4: no data cache (ZCDMA_CACHE_NONE, the board default of drivers/dma).
 
 # QEMU boots it in the firmware tests (host_tests/firmware).
 FW_BOOT = 1

@@ -20,9 +20,12 @@ MPY_CROSS_FLAGS += -march=armv6
 # Board support (firmware/modules/versatile: the PL011 console).
 FW_BOARD_MODULES = versatile
 # Extra user C module folders (drivers/NAME or firmware/modules/NAME, each
-# with a micropython.mk), besides drivers/pool which every board has.
-# When the C6747/OMAP-L137 EMAC driver lands: FW_DRIVERS = c6747_emac
-FW_DRIVERS =
+# with a micropython.mk), besides drivers/pool which every board has: the
+# C6747/OMAP-L137 EMAC driver and the DMA layer it shares (drivers/dma).
+FW_DRIVERS = dma c6747_emac
+# The caches are on (versatile_board.c): CP15 clean/invalidate by MVA around
+# every DMA buffer, drain write buffer as the barrier (drivers/dma/zcdma.h).
+CFLAGS += -DZCDMA_CACHE=ZCDMA_CACHE_ARM926
 
 # QEMU boots it in the firmware tests (host_tests/firmware).
 FW_BOOT = 1
