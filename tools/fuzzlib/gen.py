@@ -407,7 +407,7 @@ class Gen:
                 fr.insert(r.randrange(len(fr) + 1), list(fr[i]))
             elif k == 2:        # overlap, different bytes
                 o, m, c = fr[i]
-                fr.append([max(0, o - r.choice((1, 2))), True, bytes([c[0] ^ 0xFF]) * len(c)])
+                fr.append([max(0, o - r.choice((1, 2))), True, bytes([(c[:1] or b"\x00")[0] ^ 0xFF]) * max(8, len(c))])
             elif k == 3:        # offset overflow: offset*8 + length > 65535
                 fr.append([0x1FFF - r.randrange(0, 4), r.random() < 0.5, body[:r.choice((8, 64, 1480))]])
             elif k == 4:

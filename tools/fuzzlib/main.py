@@ -28,6 +28,7 @@ import json
 import os
 import random
 import socket
+import struct
 import sys
 import time
 
@@ -236,6 +237,8 @@ class Campaign:
                 n = o.batch if o.count is None else min(o.batch, o.count - self.frames)
                 self.batch(n)
                 self.batches += 1
+                if o.fault and self.batches == o.fault_batch and self.t.managed:
+                    self.t.inject_fault(o.fault)
                 self.oracle()
                 self.wire.take_record()     # all good up to here
                 now = time.monotonic()
@@ -282,14 +285,14 @@ ZERO = b"\x00" * 6
 
 
 def write_pcap(path, record):
-    from scapy.utils import RawPcapWriter
-    w = RawPcapWriter(path, linktype=1, sync=False)
-    try:
-        for ts, f in record:
+    """A classic pcap (microsecond stamps, Ethernet): what scapy, tcpdump
+    and --replay read."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for ts, fr in record:
             sec = int(ts)
-            w.write_packet(f, sec=sec, usec=int((ts - sec) * 1e6))
-    finally:
-        w.close()
+            f.write(struct.pack("<IIII", sec, int((ts - sec) * 1e6), len(fr), len(fr)))
+            f.write(fr)
 
 
 def read_pcap(path):
@@ -380,6 +383,10 @@ def parse(argv):
                     "replayed frames (s)")
     ap.add_argument("--no-verify", action="store_true", help="after a failure, do not replay its "
                     "pcap into a fresh stack")
+    ap.add_argument("--fault", choices=("stop", "kill"), default=None,
+                    help="self-test of the oracles: SIGSTOP or SIGKILL the stack after batch "
+                    "--fault-batch (it must be reported as a hang or a crash)")
+    ap.add_argument("--fault-batch", type=int, default=1)
     o = ap.parse_args(argv)
     if o.count is None and o.time is None and not o.replay:
         o.count = 10000
@@ -431,7 +438,7 @@ def main(argv=None):
     finally:
         if c is not None:
             c.wire.close()
-        st, stopped = t.stop()
+        st, stopped = t.stop(patient=c is None or c.failure is None or c.failure.kind != "hang")
         t.close()
     if c is None:
         return 2

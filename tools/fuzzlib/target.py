@@ -122,11 +122,20 @@ class Managed:
         return "%s --netif %s (%s-bit) in netns %s" % (os.path.relpath(self.mpy, ROOT), self.netif,
                                                         self.bits, self.ns.name)
 
-    def stop(self):
-        """SIGTERM and the exit status; (status, STOPPED json or None)."""
+    def inject_fault(self, what):
+        """The oracles' self-test: stop or kill the stack's process."""
+        import signal
+        os.kill(int(self.rp.ready["pid"]), signal.SIGSTOP if what == "stop" else signal.SIGKILL)
+
+    def stop(self, patient=True):
+        """SIGTERM and the exit status; (status, STOPPED json or None).
+        patient=False (a hung stack): kill it at once."""
         if self.rp is None:
             return None, None
         rc = None
+        if not patient:
+            self.rp.kill()
+            return self.rp.proc.returncode, None
         try:
             if self.rp.alive():
                 rc = self.rp.stop()
@@ -215,7 +224,7 @@ class External:
         return "the stack at %s on %s (external: liveness and wire oracles only)" % (self.stack_ip,
                                                                                    self.iface)
 
-    def stop(self):
+    def stop(self, patient=True):
         return None, None
 
     def close(self):
