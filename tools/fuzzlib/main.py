@@ -78,6 +78,8 @@ class Campaign:
         self.cases = {}
         self.tcp_sessions = 0
         self.tcp_opened = 0
+        self.tcp_left_open = 0
+        self.tcp_pcbs = 0
         self.pings = 0
         self.ping_replies = 0
         self.sync_seq = 0
@@ -182,6 +184,7 @@ class Campaign:
             if moved:
                 raise Failure("counter", "counters that mean a bug moved: %s" % moved)
             self.last = snap
+            self.tcp_pcbs = snap.get("tcp", {}).get("pcbs", 0)
         self.check_process()
         self.check_wire()
         self.oracle_s += time.monotonic() - t0
@@ -200,6 +203,7 @@ class Campaign:
                 s = Session(self.wire, self.net, g, g.r.choice(TCP_PORTS))
                 if s.run(g.r.randrange(10, 60)):
                     self.tcp_opened += 1
+                    self.tcp_left_open += not s.closed
                 k = s.segs
                 self.cases["tcp_session"] = self.cases.get("tcp_session", 0) + k
             else:
@@ -246,9 +250,10 @@ class Campaign:
                     last_print = now
                     el = now - start
                     self.log("fuzz: batch %d: %d frames in %.0f s (%.0f frames/s), tcp sessions %d/%d "
-                             "opened, pings %d/%d, oracles ok"
+                             "opened (connections now %d), pings %d/%d, oracles ok"
                              % (self.batches, self.frames, el, self.frames / el if el else 0,
-                                self.tcp_opened, self.tcp_sessions, self.ping_replies, self.pings))
+                                self.tcp_opened, self.tcp_sessions, self.tcp_pcbs, self.ping_replies,
+                                self.pings))
         except Failure as f:
             self.failure = f
             self.result[{"crash": "crashes", "hang": "hangs", "leak": "leaks",
@@ -263,6 +268,7 @@ class Campaign:
                  frames_per_s=round(self.frames / el), send_frames_per_s=round(
                      self.frames / max(el - self.oracle_s, 1e-9)),
                  tcp_sessions=self.tcp_sessions, tcp_opened=self.tcp_opened,
+                 tcp_left_open=self.tcp_left_open,
                  pings=self.pings, ping_replies=self.ping_replies, cases=self.cases,
                  captured=self.wire.captured, arp_answered=self.wire.arp_answered,
                  failure=str(self.failure) if self.failure else None)
