@@ -128,3 +128,74 @@ def test_ooseq_hoarding_expires(stack, peer):
     for c in conns:
         c.reset()
     assert_quiet_then_empty(stack, MSL_MS)
+
+
+# ---------------------------------------------------------------- ports
+
+PORTS_N = 24
+PORTS_SERVER = 7011
+
+
+@pytest.fixture
+def port_server(netns):
+    """A Linux server (bound before the stack starts) that records each
+    connection's source port, echoes until EOF and closes."""
+    import socket
+    import threading
+    ls = netns.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", PORTS_SERVER))
+    ls.listen(64)
+    ls.settimeout(0.2)
+    srv = {"ports": [], "halt": threading.Event()}
+
+    def serve():
+        deadline = time.monotonic() + 120
+        while not srv["halt"].is_set() and time.monotonic() < deadline:
+            try:
+                c, addr = ls.accept()
+            except socket.timeout:
+                continue
+            srv["ports"].append(addr[1])
+            with c:
+                c.settimeout(5)
+                try:
+                    while True:
+                        b = c.recv(65536)
+                        if not b:
+                            break
+                        c.sendall(b)
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        yield srv
+    finally:
+        srv["halt"].set()
+        t.join(2)
+        ls.close()
+
+
+@pytest.mark.parametrize("stack", ("64", "32"), indirect=True)
+@pytest.mark.stack_config(TCP_MSL_MS=MSL_MS)
+@pytest.mark.stack_args("--connect", "198.51.100.1:%d" % PORTS_SERVER, "--count", str(PORTS_N),
+                        "--bytes", "16")
+def test_ephemeral_ports_unpredictable(port_server, stack):
+    """Source ports of the stack's active opens (NUMBER:JACK's and the DNS
+    classes' "predictable ports", RFC 6056): from the dynamic range, spread
+    over it, not a counter."""
+    import json
+    line = stack.next_line(lambda s: s.startswith("CLIENT"), 60, "CLIENT")
+    res = json.loads(line[len("CLIENT"):])
+    assert res["ok"] == PORTS_N, res
+    ports = port_server["ports"]
+    assert len(ports) == PORTS_N, ports
+    assert all(49152 <= p <= 65535 for p in ports), ports
+    assert len(set(ports)) >= PORTS_N - 2, ports          # 24 draws from 16384: collisions are rare
+    steps = [(b - a) % 16384 for a, b in zip(ports, ports[1:])]
+    # a counter (or a counter plus a constant) shows as one repeated step
+    assert max(steps.count(s) for s in set(steps)) <= 2, steps
+    assert max(ports) - min(ports) > 4096, ports           # spread over the range, not a window
+    assert_quiet_then_empty(stack, MSL_MS)
