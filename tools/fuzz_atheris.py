@@ -10,6 +10,8 @@ the oracles; docs/fuzz.md the workflow):
     tools/fuzz_atheris.py replay FILE...        # run inputs; exit 1 on the first failure
     tools/fuzz_atheris.py cover [DIR...]        # line coverage of the RX path over a
                                                 # replay of the corpus, and the lines never reached
+    tools/fuzz_atheris.py minimize DIR... [--out DIR]   # the fewest inputs that reach the same
+                                                # lines (greedy set cover): the committed corpus
 
 `run` starts from host_tests/fuzz_corpus/ (the committed corpus) and grows
 build/fuzz/atheris/corpus; a crash is saved as build/fuzz/atheris/crash-<sha1>
@@ -170,6 +172,58 @@ def cmd_replay(o):
     return 0
 
 
+def cmd_minimize(o):
+    """Greedy set cover by line coverage: from the inputs given, the
+    fewest (smallest first among equals) that reach every RX-path line any
+    of them reaches; written to --out (the committed corpus by default)."""
+    import coverage
+    import hashlib
+    files = [f for f in _inputs(o.dirs) if os.path.getsize(f) <= o.max_size]
+    cov = coverage.Coverage(data_file=None, include=[os.path.join(ROOT, f) for f in RX_FILES])
+    cov.start()
+    import fuzz_inproc
+    datas = {}
+    for i, path in enumerate(files):
+        with open(path, "rb") as f:
+            data = f.read()
+        ctx = "in%d" % i
+        cov.switch_context(ctx)
+        try:
+            fuzz_inproc.run(data)
+        except BaseException as e:
+            print("skipping %s (fails: %s)" % (path, e))
+            continue
+        datas[ctx] = data
+    cov.stop()
+    cd = cov.get_data()
+    reach = {}
+    for fn in cd.measured_files():
+        for line, ctxs in cd.contexts_by_lineno(fn).items():
+            for c in ctxs:
+                if c in datas:
+                    reach.setdefault(c, set()).add((fn, line))
+    want = set().union(*reach.values()) if reach else set()
+    have = set()
+    chosen = []
+    left = dict(reach)
+    while have != want and left:
+        best = max(left, key=lambda c: (len(left[c] - have), -len(datas[c])))
+        gain = left.pop(best) - have
+        if not gain:
+            break
+        have |= gain
+        chosen.append(best)
+    os.makedirs(o.out, exist_ok=True)
+    for c in chosen:
+        d = datas[c]
+        name = "min-" + hashlib.sha1(d).hexdigest()[:16]
+        with open(os.path.join(o.out, name), "wb") as f:
+            f.write(d)
+    print("%d of %d inputs reach all %d lines; %d bytes written to %s"
+          % (len(chosen), len(datas), len(want), sum(len(datas[c]) for c in chosen), o.out))
+    return 0
+
+
 def _ranges(lines):
     out = []
     for n in sorted(lines):
@@ -259,6 +313,10 @@ def main():
     a = sub.add_parser("cover")
     a.add_argument("dirs", nargs="*")
     a.add_argument("--out", default=None)
+    a = sub.add_parser("minimize")
+    a.add_argument("dirs", nargs="+")
+    a.add_argument("--out", default=CORPUS)
+    a.add_argument("--max-size", type=int, default=4096, help="leave out inputs larger than this")
     o = ap.parse_args(argv)
     if o.cmd == "seeds":
         return cmd_seeds(o)
@@ -266,6 +324,8 @@ def main():
         return cmd_run(o, rest)
     if o.cmd == "replay":
         return cmd_replay(o)
+    if o.cmd == "minimize":
+        return cmd_minimize(o)
     return cmd_cover(o)
 
 
