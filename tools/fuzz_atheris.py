@@ -108,6 +108,30 @@ def seeds():
     s["tcp_retransmit_timeout"] = conv(7, [(b"r" * 500, "PA", 0, 3000), (b"", "A", 0, 10000),
                                            (b"", "A", 0, 60000)])
     s["tcp_syn_to_closed"] = record(seg(33434, 1, 0, "S"), 1) + record(seg(7, 1, 0, "SF"), 1)
+    # the stack as sender: source (19) sends 3 segments; the peer's duplicate
+    # ACKs carry SACK blocks (edges relative to SND.NXT, like the ACK)
+    M = 1 << 32
+
+    def sack(*edges):
+        o = b"\x01\x01" + bytes([5, 2 + 4 * len(edges)])
+        return o + b"".join(struct.pack("!I", e % M) for e in edges)
+    s["tcp_source_sack"] = (
+        record(seg(19, 1000, 0, "S", options=b"\x02\x04\x05\xb4\x04\x02\x01\x01"), 1)
+        + record(seg(19, 1001, 0, "A"), 1)
+        + record(seg(19, 1001, -4380 % M, "A", options=sack(-2920, -1460)), 1)
+        + record(seg(19, 1001, -5840 % M, "A", options=sack(-4380, -2920)), 1)
+        + record(seg(19, 1001, -5840 % M, "A", options=sack(-4380, -1460)), 1)
+        + record(seg(19, 1001, -5840 % M, "A", options=sack(-4380, -1460, -8760, -7300)), 100)
+        + record(seg(19, 1001, 0, "A"), 100) + record(seg(19, 1001, 0, "R"), 1))
+    # the active open: the harness's client (port 50000) to the peer's 7007
+    from stack.services import _pattern
+    data = bytes(_pattern(200))
+    s["tcp_client_echo"] = (
+        record(seg(50000, 9000, 0, "SA", options=b"\x02\x04\x05\xb4", sport=7007), 1)
+        + record(seg(50000, 9001, 0, "A", sport=7007), 1)
+        + record(seg(50000, 9001, 0, "PA", data, sport=7007), 1)
+        + record(seg(50000, 9201, 0, "FA", sport=7007), 1)
+        + record(seg(50000, 9202, 0, "A", sport=7007), 3000))
     return s
 
 

@@ -28,7 +28,7 @@ from fuzzlib.gen import Gen  # noqa: E402
 pytestmark = pytest.mark.blackbox
 
 SEED = int(os.environ.get("ZC_FUZZ_SEED", "20261130"))
-COUNT = int(os.environ.get("ZC_FUZZ_COUNT", "40000"))
+COUNT = int(os.environ.get("ZC_FUZZ_COUNT", "60000"))
 
 
 def run_fuzz(args, timeout, ns=None):

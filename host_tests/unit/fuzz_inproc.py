@@ -11,18 +11,21 @@
 #
 # clock indexes TIMES: how far the clock moves after the frame. fix set: the
 # frame's IPv4 header checksum and ICMP/UDP/TCP checksum are made right, and
-# a TCP segment's acknowledgment number is taken as an offset from the
-# stack's SND.NXT of that connection (the last sequence number the stack
-# sent it, plus what that segment took), so an input can hold a whole
-# conversation without knowing the ISN. The ISN secret is fixed (zeros),
-# so one input always runs the same way.
+# a TCP segment's acknowledgment number (and its SACK block edges) are taken
+# as offsets from the stack's SND.NXT of that connection (the last sequence
+# number the stack sent it, plus what that segment took), so an input can
+# hold a whole conversation without knowing the ISN. The ISN secret is fixed
+# (zeros), so one input always runs the same way. Besides the services, a
+# client (stack/services.Client) opens one connection from port CLIENT_PORT
+# to the peer's port PEER_ECHO_PORT at the start and sends 200 bytes: an
+# input that answers it reaches the active-open side.
 #
 # Checked as it runs: no exception; every frame the stack sends comes from
 # its MAC and address, with right lengths and checksums. At the end: the
 # clock runs on (every timer fires), then after shutdown every block, header
 # block and pbuf object is back (support.Rig.finish).
 import frames
-from support import US_IP, US_MAC, Rig
+from support import PEER_IP, US_IP, US_MAC, Rig
 
 TIMES = (0, 0, 0, 1, 2, 5, 10, 40, 100, 200, 500, 1000, 3000, 10000, 60000, 300000)
 RX_MAX = 1596
@@ -32,6 +35,8 @@ FIX = 0x8000
 SETTINGS = {"TCP_MSL_MS": 1000, "REASM_TIMEOUT_MS": 2000, "TCP_RTO_MAX_MS": 4000,
             "TCP_MAX_RETRIES": 4, "TCP_SYN_RETRIES": 2}
 QUIET_MS = 60000
+CLIENT_PORT = 50000
+PEER_ECHO_PORT = 7007
 US_IP_B = frames.ip4(US_IP)
 
 
@@ -113,6 +118,26 @@ def fixup(f, snd_nxt):
         base = snd_nxt.get(key)
         if base is not None:
             _put32(b, t + 8, (base + _be32(b, t + 8)) & 0xFFFFFFFF)
+            # SACK block edges: offsets from the same SND.NXT
+            hl = (b[t + 12] >> 4) * 4
+            i = t + 20
+            oend = min(t + hl, end)
+            while i < oend:
+                k = b[i]
+                if k == 0:
+                    break
+                if k == 1:
+                    i += 1
+                    continue
+                if i + 1 >= oend or b[i + 1] < 2:
+                    break
+                ln = b[i + 1]
+                if k == 5:
+                    j = i + 2
+                    while j + 4 <= min(i + ln, oend):
+                        _put32(b, j, (base + _be32(b, j)) & 0xFFFFFFFF)
+                        j += 4
+                i += ln
         b[t + 16] = b[t + 17] = 0
         _put16(b, t + 16, frames.csum(bytes(b[t:end]), frames.pseudo(bytes(b[26:30]), bytes(b[30:34]), 6, n)))
     return bytes(b)
@@ -175,7 +200,13 @@ def run(data, quiet_ms=QUIET_MS):
         services.source(st.tcp, 19)
         services.qotd(st.tcp, 17)
         r.learn()
+        st.tcp._ephemeral = lambda: CLIENT_PORT
+        client = services.Client(st.tcp, frames.ip4(PEER_IP), PEER_ECHO_PORT, 1, 200)
         nxt = {}
+        client.kick()
+        r.poll(r.t)
+        for s in r.sent():
+            check_sent(s, nxt)
         for fix, dt, f in records(data):
             if len(f) > RX_MAX:
                 f = f[:RX_MAX]

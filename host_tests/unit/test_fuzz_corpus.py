@@ -40,6 +40,8 @@ def test_seeds_reach_what_they_are_named_for():
         "seed-tcp_source_zero_window": {"tcp_window_probe": 2},
         "seed-tcp_qotd_time_wait": {"tcp_timewait_reopened": 1},
         "seed-frag_timeout": {"reasm_timeout": 1},
+        "seed-tcp_source_sack": {"tcp_dup_ack": 3, "tcp_fast_retransmit": 1},
+        "seed-tcp_client_echo": {"tcp_connected": 1, "tcp_rx_bytes": 200, "tcp_timewait_expired": 1},
     }
     for name in sorted(want):
         d = fuzz_inproc.run(_read(name))
