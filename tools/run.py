@@ -113,15 +113,27 @@ def pid_in(path):
         return None
 
 
-def make_driver(netif, name, attach, pidfile):
-    if netif != "tap":
-        die("run.py: unknown NETIF " + netif + " (have: tap)")
+def open_tap(name, attach):
     import zctap
+    return zctap.TAP(name=name, rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING)
+
+
+# NETIF -> opener(name, attach): a driver whose wire is TAP `name` (created,
+# or an existing one when attach). A MAC's model NETIF adds one line here.
+NETIFS = {"tap": open_tap}
+
+
+def make_driver(netif, name, attach, pidfile):
+    opener = NETIFS.get(netif)
+    if opener is None:
+        die("run.py: unknown NETIF %s (have: %s)" % (netif, ", ".join(sorted(NETIFS))))
     if attach and not zcsys.if_nametoindex(name):
         die("run.py: no device %s in this network namespace: --tap (make run TAP=%s) "
             "attaches to an existing TAP; leave it out to create zc0" % (name, name))
     try:
-        return zctap.TAP(name=name, rx_ring=config.TAP_RX_RING, tx_ring=config.TAP_TX_RING)
+        return opener(name, attach)
+    except ImportError:
+        die("run.py: NETIF %s: its driver is not in this build" % netif)
     except OSError as e:
         if e.errno != EBUSY:
             die("run.py: cannot open TAP %s: %s" % (name, e))

@@ -102,8 +102,9 @@ class RunPy:
     stderr_tail_lines = 0        # stderr lines an "it exited" error carries
     script = RUN_PY              # what MicroPython runs (the bench's profiler wraps run.py)
 
-    def __init__(self, netns, mpy=MPY_BIN, args=(), settings=None, micropypath=None):
+    def __init__(self, netns, mpy=MPY_BIN, args=(), settings=None, micropypath=None, netif="tap"):
         self.netns = netns
+        self.netif = netif
         self.mpy = mpy
         self.args = list(args)
         self.settings = dict(settings or {})
@@ -122,7 +123,7 @@ class RunPy:
                            (self.script, "tools/run.py")):
             if not os.path.exists(path):
                 raise self.error("%s missing: %s" % (what, path))
-        argv = [self.mpy, self.script, "--netif", "tap"] + self.args
+        argv = [self.mpy, self.script, "--netif", self.netif] + self.args
         for k, v in sorted(self.settings.items()):
             argv += ["--set", "%s=%s" % (k, v)]
         self.argv = argv

@@ -1,8 +1,14 @@
 // zcpool: block pool shared by drivers and stack (see zcpool.h).
+//
+// The pool itself is plain C99 (a MAC driver's portable core and its C test
+// programs link it with -DZCPOOL_NO_MP); the Python interface follows it.
+#include <stdbool.h>
 #include <string.h>
+#include "zcpool.h"
+#ifndef ZCPOOL_NO_MP
 #include "py/runtime.h"
 #include "py/objarray.h"
-#include "zcpool.h"
+#endif
 
 static uint8_t zc_arena[ZCPOOL_NBLOCKS][ZCPOOL_BLOCK_SIZE] __attribute__((aligned(ZCPOOL_ALIGN)));
 static uint8_t zc_harena[ZCPOOL_HNBLOCKS][ZCPOOL_HDR_SIZE] __attribute__((aligned(ZCPOOL_ALIGN)));
@@ -204,6 +210,7 @@ int zcpool_refcnt(int idx) {
     return zc_valid(idx) ? zc_refcnt[idx] : -1;
 }
 
+#ifndef ZCPOOL_NO_MP
 // ---- Python interface -------------------------------------------------------
 
 MP_REGISTER_ROOT_POINTER(mp_obj_t zcpool_views);
@@ -463,3 +470,4 @@ const mp_obj_module_t zcpool_module = {
     .globals = (mp_obj_dict_t *)&zcpool_globals,
 };
 MP_REGISTER_MODULE(MP_QSTR_zcpool, zcpool_module);
+#endif // ZCPOOL_NO_MP

@@ -52,6 +52,13 @@ BINARIES = {
 }
 WIDTHS = ("64", "32")
 
+# The MAC paths the whole suite runs through (DESIGN.md: "One black-box suite,
+# four MAC paths"): every test that uses the `stack` fixture runs once per
+# NETIF (ids `[tap]`, ...). ZC_BB_NETIFS=tap,... narrows or reorders the set.
+# A test that only makes sense on some: @pytest.mark.netifs("tap").
+ALL_NETIFS = ("tap",)
+NETIFS = tuple(n for n in os.environ.get("ZC_BB_NETIFS", ",".join(ALL_NETIFS)).split(",") if n)
+
 _CAPABLE, _WHY_NOT = netns_mod.blackbox_capable()
 SKIP_REASON = ("BLACK-BOX SUITE NOT RUN: it needs root and /dev/net/tun (%s). "
                "CI runs as root; run `sudo make test` here." % _WHY_NOT)
@@ -60,10 +67,20 @@ SKIP_REASON = ("BLACK-BOX SUITE NOT RUN: it needs root and /dev/net/tun (%s). "
 def pytest_configure(config):
     config.addinivalue_line("markers", "stack_config(**settings): tools/run.py --set overrides")
     config.addinivalue_line("markers", "stack_args(*argv): more tools/run.py arguments")
+    config.addinivalue_line("markers", "netifs(*names): run only through these NETIFs")
 
 
 def pytest_collection_modifyitems(config, items):
     here = os.path.dirname(os.path.abspath(__file__))
+    keep, drop = [], []
+    for item in items:
+        only = item.get_closest_marker("netifs")
+        cs = getattr(item, "callspec", None)
+        netif = cs.params.get("bb_netif") if cs is not None else None
+        (drop if only is not None and netif is not None and netif not in only.args else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
     for item in items:
         if str(item.path).startswith(here + os.sep):
             item.add_marker(pytest.mark.blackbox)
@@ -98,9 +115,9 @@ class Stack(zcrun.RunPy):
     what = "the stack"
     error = StackError
 
-    def __init__(self, ns, settings, mpy=BINARIES["64"]):
+    def __init__(self, ns, settings, mpy=BINARIES["64"], netif="tap"):
         # The source tree wins over the frozen copy of `stack` (as in the unit lane).
-        super().__init__(ns, mpy=mpy, settings=settings, micropypath=zcrun.SOURCE_FIRST)
+        super().__init__(ns, mpy=mpy, settings=settings, micropypath=zcrun.SOURCE_FIRST, netif=netif)
         self._l2 = None
         self.host_mac = None
         self.stack_ip = STACK_IP
@@ -255,13 +272,19 @@ def netns():
         ns.delete()
 
 
+@pytest.fixture(params=NETIFS)
+def bb_netif(request):
+    """The NETIF the stack under test runs on (tools/run.py --netif)."""
+    return request.param
+
+
 @pytest.fixture
-def stack(request, netns):
+def stack(request, netns, bb_netif):
     settings = dict(DEFAULT_SETTINGS)
     for m in reversed(list(request.node.iter_markers("stack_config"))):
         settings.update(m.kwargs)
     width = getattr(request, "param", "64")
-    st = Stack(netns, settings, BINARIES[width])
+    st = Stack(netns, settings, BINARIES[width], netif=bb_netif)
     for m in request.node.iter_markers("stack_args"):
         st.args += list(m.args)
     request.node._zc_stack = st
