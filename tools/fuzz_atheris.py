@@ -154,8 +154,10 @@ def cmd_run(o, rest):
         import stack.checksum, stack.memif  # noqa: F401
     import fuzz_inproc
 
+    settings = _settings(o)
+
     def one(data):
-        fuzz_inproc.run(data, quiet_ms=o.quiet_ms)
+        fuzz_inproc.run(data, quiet_ms=o.quiet_ms, settings=settings)
 
     corpus = o.corpus or os.path.join(WORK, "corpus")
     os.makedirs(corpus, exist_ok=True)
@@ -167,6 +169,18 @@ def cmd_run(o, rest):
         args.append("-max_total_time=%d" % o.time)
     atheris.Setup(args + rest, one)
     atheris.Fuzz()
+
+
+def _settings(o):
+    """--set NAME=V... as config overrides (ints, else floats)."""
+    out = {}
+    for kv in getattr(o, "set", None) or []:
+        k, _, v = kv.partition("=")
+        try:
+            out[k] = int(v)
+        except ValueError:
+            out[k] = float(v)
+    return out
 
 
 def _inputs(paths):
@@ -182,11 +196,12 @@ def _inputs(paths):
 def cmd_replay(o):
     import fuzz_inproc
     files = _inputs(o.files)
+    settings = _settings(o)
     for i, path in enumerate(files):
         with open(path, "rb") as f:
             data = f.read()
         try:
-            fuzz_inproc.run(data)
+            fuzz_inproc.run(data, settings=settings)
         except BaseException as e:       # a reproducer: report it, exit 1
             import traceback
             traceback.print_exc()
@@ -332,8 +347,11 @@ def main():
     a.add_argument("--corpus", default=None)
     a.add_argument("--max-len", type=int, default=8192)
     a.add_argument("--quiet-ms", type=int, default=20000, help="clock run at the end of each input")
+    a.add_argument("--set", action="append", default=[], metavar="NAME=V",
+                   help="stack/config.py overrides (e.g. tight quotas)")
     a = sub.add_parser("replay")
     a.add_argument("files", nargs="+")
+    a.add_argument("--set", action="append", default=[], metavar="NAME=V")
     a = sub.add_parser("cover")
     a.add_argument("dirs", nargs="*")
     a.add_argument("--out", default=None)

@@ -1,5 +1,6 @@
 """Black-box: tools/fuzz, the seeded campaign runner (docs/fuzz.md), as CI
-runs it: a short campaign on each width must end with 0 crashes, hangs,
+runs it: a short campaign on each width (64-bit through every NETIF of the
+suite) must end with 0 crashes, hangs,
 leaks, bad frames and bug counters, every generator having run and the
 stateful TCP sessions having opened; and the tool's own oracles must catch
 a stack that hangs (SIGSTOP) or dies (SIGKILL), write the pcap of the
@@ -21,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FUZZ = os.path.join(ROOT, "tools", "fuzz")
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from conftest import BINARIES  # noqa: E402
+from conftest import BINARIES, NETIFS  # noqa: E402
 from fuzzlib import pkt  # noqa: E402  (tools/fuzzlib)
 from fuzzlib.gen import Gen  # noqa: E402
 
@@ -64,12 +65,17 @@ def pcap_frames(path):
     return out
 
 
+# 64-bit through every NETIF of the black-box suite (conftest.NETIFS), 32-bit
+# through the first
+CAMPAIGNS = [("64", n) for n in NETIFS] + [("32", NETIFS[0])]
+
+
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("width", ("64", "32"))
-def test_fuzz_campaign(width, tmp_path):
+@pytest.mark.parametrize("width,netif", CAMPAIGNS, ids=["%s-%s" % c for c in CAMPAIGNS])
+def test_fuzz_campaign(width, netif, tmp_path):
     count = COUNT if width == "64" else COUNT * 6 // 10
     r, s = run_fuzz(["--count", str(count), "--seed", str(SEED + int(width)), "--out", str(tmp_path),
-                     "--progress", "30"] + mpy_args(width), timeout=220)
+                     "--progress", "30", "--netif", netif] + mpy_args(width), timeout=220)
     assert s is not None, "no summary; stdout %s stderr %s" % (r.stdout[-3000:], r.stderr[-3000:])
     fail = {k: s[k] for k in ("crashes", "hangs", "leaks", "bad_frames", "counters") if s[k]}
     assert not fail and r.returncode == 0, "%s: %s\n%s" % (fail, s.get("failure"), r.stdout[-3000:])

@@ -187,11 +187,15 @@ def check_sent(f, snd_nxt):
         raise Fail("protocol %d segment %s" % (proto, seg[:24]))
 
 
-def run(data, quiet_ms=QUIET_MS):
+def run(data, quiet_ms=QUIET_MS, settings=None):
     """Drive one input through a fresh stack; Fail (or the stack's own
-    exception) when something is wrong. Returns the counters that moved."""
+    exception) when something is wrong. Returns the counters that moved.
+    settings: more stack/config.py overrides (e.g. tight quotas)."""
     from stack import services
-    with Rig(**SETTINGS) as r:
+    cfg = dict(SETTINGS)
+    if settings:
+        cfg.update(settings)
+    with Rig(**cfg) as r:
         st = r.st
         st.tcp.key = bytes(16)
         st.udp.bind_echo(7)

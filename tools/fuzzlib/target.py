@@ -73,8 +73,8 @@ class Managed:
         if not ok:
             raise TargetError("tools/fuzz needs root and /dev/net/tun (%s)" % why)
         self.ns = netns_mod.NetNS.create("zcf")
-        self.rp = zcrun.RunPy(self.ns, mpy=self.mpy, args=["--netif", self.netif],
-                              settings=self.settings, micropypath=zcrun.SOURCE_FIRST)
+        self.rp = zcrun.RunPy(self.ns, mpy=self.mpy, settings=self.settings,
+                              micropypath=zcrun.SOURCE_FIRST, netif=self.netif)
         self.rp.stderr_tail_lines = 30
         try:
             self.rp.start()
