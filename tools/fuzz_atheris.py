@@ -172,8 +172,11 @@ def cmd_run(o, rest):
 
 
 def _settings(o):
-    """--set NAME=V... as config overrides (ints, else floats)."""
+    """--tight and --set NAME=V... as config overrides (ints, else floats)."""
     out = {}
+    if getattr(o, "tight", False):
+        import fuzz_inproc
+        out.update(fuzz_inproc.TIGHT)
     for kv in getattr(o, "set", None) or []:
         k, _, v = kv.partition("=")
         try:
@@ -187,7 +190,8 @@ def _inputs(paths):
     out = []
     for p in paths:
         if os.path.isdir(p):
-            out += sorted(os.path.join(p, n) for n in os.listdir(p) if not n.startswith("."))
+            out += sorted(os.path.join(p, n) for n in os.listdir(p)
+                          if not n.startswith(".") and os.path.isfile(os.path.join(p, n)))
         else:
             out.append(p)
     return out
@@ -221,6 +225,7 @@ def cmd_minimize(o):
     cov = coverage.Coverage(data_file=None, include=[os.path.join(ROOT, f) for f in RX_FILES])
     cov.start()
     import fuzz_inproc
+    settings = _settings(o)
     datas = {}
     for i, path in enumerate(files):
         with open(path, "rb") as f:
@@ -228,7 +233,7 @@ def cmd_minimize(o):
         ctx = "in%d" % i
         cov.switch_context(ctx)
         try:
-            fuzz_inproc.run(data)
+            fuzz_inproc.run(data, settings=settings)
         except BaseException as e:
             print("skipping %s (fails: %s)" % (path, e))
             continue
@@ -280,12 +285,13 @@ def cmd_cover(o):
                             branch=False)
     cov.start()
     import fuzz_inproc
+    settings = _settings(o)
     bad = 0
     for path in files:
         with open(path, "rb") as f:
             data = f.read()
         try:
-            fuzz_inproc.run(data)
+            fuzz_inproc.run(data, settings=settings)
         except BaseException as e:
             bad += 1
             print("input %s fails: %s: %s" % (path, type(e).__name__, e))
@@ -349,16 +355,23 @@ def main():
     a.add_argument("--quiet-ms", type=int, default=20000, help="clock run at the end of each input")
     a.add_argument("--set", action="append", default=[], metavar="NAME=V",
                    help="stack/config.py overrides (e.g. tight quotas)")
+    a.add_argument("--tight", action="store_true", help="fuzz_inproc.TIGHT: quotas and tables "
+                   "small enough to run out (corpus: host_tests/fuzz_corpus/tight)")
     a = sub.add_parser("replay")
     a.add_argument("files", nargs="+")
     a.add_argument("--set", action="append", default=[], metavar="NAME=V")
+    a.add_argument("--tight", action="store_true")
     a = sub.add_parser("cover")
     a.add_argument("dirs", nargs="*")
     a.add_argument("--out", default=None)
+    a.add_argument("--set", action="append", default=[], metavar="NAME=V")
+    a.add_argument("--tight", action="store_true")
     a = sub.add_parser("minimize")
     a.add_argument("dirs", nargs="+")
     a.add_argument("--out", default=CORPUS)
     a.add_argument("--max-size", type=int, default=4096, help="leave out inputs larger than this")
+    a.add_argument("--set", action="append", default=[], metavar="NAME=V")
+    a.add_argument("--tight", action="store_true")
     o = ap.parse_args(argv)
     if o.cmd == "seeds":
         return cmd_seeds(o)

@@ -34,6 +34,12 @@ FIX = 0x8000
 # timers short enough that the quiet time at the end runs them all out
 SETTINGS = {"TCP_MSL_MS": 1000, "REASM_TIMEOUT_MS": 2000, "TCP_RTO_MAX_MS": 4000,
             "TCP_MAX_RETRIES": 4, "TCP_SYN_RETRIES": 2}
+# quotas and tables so small that one input runs blocks, queues and caches
+# out (tools/fuzz_atheris.py --tight; the corpus in fuzz_corpus/tight/)
+TIGHT = {"QUOTA_TCP_BLOCKS": 4, "QUOTA_REASM_BLOCKS": 3, "QUOTA_TX_BLOCKS": 2, "QUOTA_UDP_BLOCKS": 1,
+         "QUOTA_ARPQ_BLOCKS": 1, "ARP_CACHE_ENTRIES": 2, "REASM_MAX_DATAGRAMS": 2, "TCP_OOSEQ_MAX": 2,
+         "TCP_MAX_PCBS": 4, "TCP_BACKLOG_MAX": 2, "UDP_QUEUE_DATAGRAMS": 1, "TCP_WND_BLOCKS": 4,
+         "QUOTA_TX_HDR_BLOCKS": 4}
 QUIET_MS = 60000
 CLIENT_PORT = 50000
 PEER_ECHO_PORT = 7007

@@ -12,19 +12,23 @@ from support import REPO_ROOT
 CORPUS = REPO_ROOT + "/host_tests/fuzz_corpus"
 
 
-def _names():
-    return sorted(n for n in os.listdir(CORPUS) if not n.startswith("."))
+TIGHT = CORPUS + "/tight"
 
 
-def _read(name):
-    with open(CORPUS + "/" + name, "rb") as f:
+def _names(where=CORPUS):
+    # inputs are seed-* and min-* files (tight/ is a folder of its own)
+    return sorted(n for n in os.listdir(where) if n.startswith("seed-") or n.startswith("min-"))
+
+
+def _read(name, where=CORPUS):
+    with open(where + "/" + name, "rb") as f:
         return f.read()
 
 
-def _replay(names):
+def _replay(names, where=CORPUS, settings=None):
     for n in names:
         try:
-            fuzz_inproc.run(_read(n))
+            fuzz_inproc.run(_read(n, where), settings=settings)
         except Exception as e:
             raise AssertionError("corpus input %s: %s: %s" % (n, type(e).__name__, e))
 
@@ -78,3 +82,11 @@ def test_corpus_part_2():
 
 def test_corpus_part_3():
     _part(3)
+
+
+def test_tight_corpus():
+    # what a run with quotas and tables small enough to run out kept
+    # (tools/fuzz_atheris.py --tight): the no-buffer and eviction paths
+    names = _names(TIGHT)
+    assert len(names) >= 10, "tight corpus missing: %d inputs in %s" % (len(names), TIGHT)
+    _replay(names, TIGHT, fuzz_inproc.TIGHT)
