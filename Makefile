@@ -17,7 +17,7 @@ NETIF ?= tap
 # tools/run.py's arguments, on one line (make echoes the command as written).
 RUN_ARGS := --netif $(NETIF) $(if $(APP),--app $(APP)) $(if $(TAP),--tap $(TAP)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC)) $(foreach s,$(SET),--set $(s))
 
-.PHONY: build build-all deps run test test-unit soak bench clean
+.PHONY: build build-all deps run test test-unit soak bench fuzz clean
 
 # Each target first installs what it needs that the machine lacks (tools/deps.sh).
 # The built binary's path goes to stderr: `make bench` prints JSON on stdout.
@@ -61,6 +61,16 @@ bench: build
 	$(PY) tools/bench/echo_rtt.py --micropython $(MPY) --out build/bench/echo_rtt$(if $(filter 32,$(BITS)),32).json $(BENCH_ARGS)
 	$(PY) tools/bench/tcp_bench.py --micropython $(MPY) --out build/bench/tcp$(if $(filter 32,$(BITS)),32).json $(TCP_BENCH_ARGS)
 	$(PY) tools/bench/tcp_bench.py --api socket --micropython $(MPY) --out build/bench/tcp_socket$(if $(filter 32,$(BITS)),32).json $(TCP_BENCH_ARGS)
+
+# A seeded fuzz campaign (tools/fuzz, docs/fuzz.md) against tools/run.py in a
+# private namespace it makes: COUNT frames (or TIME seconds), SEED, NETIF and
+# BITS as for run; FUZZ_ARGS for more (e.g. "--kinds tcp,tcpopt --batch 2000").
+# Exits non-zero on any crash, hang, leak or bad frame (pcap in build/fuzz/).
+COUNT ?= 10000
+SEED ?= 1
+fuzz: build
+	@tools/deps.sh test
+	$(PY) tools/fuzz --bits $(BITS) --netif $(NETIF) --seed $(SEED) $(if $(TIME),--time $(TIME),--count $(COUNT)) $(foreach s,$(SET),--set $(s)) $(FUZZ_ARGS)
 
 clean:
 	rm -rf build
