@@ -17,7 +17,7 @@ NETIF ?= tap
 # tools/run.py's arguments, on one line (make echoes the command as written).
 RUN_ARGS := --netif $(NETIF) $(if $(APP),--app $(APP)) $(if $(TAP),--tap $(TAP)) $(if $(HOST_IP),--host-ip $(HOST_IP)) $(if $(STACK_IP),--ip $(STACK_IP)) $(if $(PREFIX),--prefix $(PREFIX)) $(if $(MAC),--mac $(MAC)) $(foreach s,$(SET),--set $(s))
 
-.PHONY: build build-all deps run test test-unit soak bench firmware clean
+.PHONY: build build-all deps run test test-unit soak bench firmware fuzz clean
 
 # Each target first installs what it needs that the machine lacks (tools/deps.sh).
 # The built binary's path goes to stderr: `make bench` prints JSON on stdout.
@@ -72,6 +72,16 @@ FW_ALL := $(notdir $(patsubst %/,%,$(dir $(wildcard firmware/boards/*/mpconfigbo
 firmware:
 	@tools/deps.sh firmware
 	@for b in $(if $(filter all,$(BOARD)),$(FW_ALL),$(BOARD)); do tools/build_firmware.sh $$b >&2 || exit 1; done
+
+# A seeded fuzz campaign (tools/fuzz, docs/fuzz.md) against tools/run.py in a
+# private namespace it makes: COUNT frames (or TIME seconds), SEED, NETIF and
+# BITS as for run; FUZZ_ARGS for more (e.g. "--kinds tcp,tcpopt --batch 2000").
+# Exits non-zero on any crash, hang, leak or bad frame (pcap in build/fuzz/).
+COUNT ?= 10000
+SEED ?= 1
+fuzz: build
+	@tools/deps.sh test
+	$(PY) tools/fuzz --bits $(BITS) --netif $(NETIF) --seed $(SEED) $(if $(TIME),--time $(TIME),--count $(COUNT)) $(foreach s,$(SET),--set $(s)) $(FUZZ_ARGS)
 
 clean:
 	rm -rf build

@@ -63,6 +63,8 @@ TCP_DELACK_MS = 40              # delayed ACK (at most every second full segment
 TCP_MAX_PCBS = 200              # connections (not listeners) at once; TIME_WAIT ones are recycled first
 TCP_BACKLOG_MAX = 16            # SYN_RCVD connections per listener: a SYN flood stops there
 TCP_OOSEQ_MAX = 16              # out-of-order segments held per connection (a window's worth)
+TCP_OOSEQ_TIMEOUT_RTOS = 6      # ...freed this many RTOs after the peer's last segment (a peer gone
+                                # silent holds no blocks for good; as lwIP's TCP_OOSEQ_TIMEOUT)
 TCP_WINDOW_SCALING = 1          # RFC 7323 options, offered and accepted (0: never)
 TCP_TIMESTAMPS = 1
 TCP_SACK = 1                    # RFC 2018: SACK-permitted, and SACK blocks for what we hold

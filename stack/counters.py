@@ -119,6 +119,7 @@ SCHEMA = (
     ("tcp_ooseq", "segments held in the out-of-order queue"),
     ("tcp_ooseq_overlap", "drop: out-of-order segment overlapping one already held"),
     ("tcp_ooseq_full", "drop: out-of-order queue full"),
+    ("tcp_ooseq_expired", "drop: out-of-order segments freed TCP_OOSEQ_TIMEOUT_RTOS RTOs after the peer fell silent"),
     ("tcp_drop_no_buffer", "drop: no block quota or pbuf for received data (not acknowledged)"),
     ("tcp_tx_no_buffer", "segments not sent: no header block or pbuf (retransmission recovers)"),
     ("tcp_write_eagain", "write() answered EAGAIN: the send queue is full"),

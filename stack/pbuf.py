@@ -176,11 +176,12 @@ def _external(kind, obj, off, ln):
 
 
 def rom(obj, off=0, ln=-1, done=None):
-    """ROM pbuf over an immutable buffer (bytes): referenced, never copied.
+    """ROM pbuf over an immutable buffer (bytes, or a read-only memoryview
+    of bytes): referenced, never copied.
     `done(obj)` runs when the stack and every TX ring are through with it.
     Anything that could change or move under a TX ring is refused: send a
     mutable buffer with ref_buf (the promise) or through copy_from."""
-    if type(obj) is not bytes:
+    if not pool.readonly(obj):
         raise TypeError("rom() takes bytes; use ref_buf() or copy_from() for a mutable buffer")
     p = _external(ROM, obj, off, ln)
     if p is not None:

@@ -76,6 +76,11 @@ def is_hdr(i):
     return _idx(i) >= NBLOCKS
 
 
+def readonly(obj):
+    """Storage nobody can change: bytes, or a read-only view (of bytes)."""
+    return type(obj) is bytes or (type(obj) is memoryview and obj.readonly)
+
+
 def ref(i):
     _idx(i)
     if _refcnt[i] == 0:

@@ -130,9 +130,10 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
 
 
 def _to_pbuf(buf, off, k):
-    """A pbuf of buf[off:off+k]: bytes by reference, anything else copied
-    into pool blocks (counted). None when the pool has no block for it."""
-    if type(buf) is bytes:
+    """A pbuf of buf[off:off+k]: bytes (or a read-only view of bytes) by
+    reference, anything else copied into pool blocks (counted). None when
+    the pool has no block for it."""
+    if pool.readonly(buf):
         return pbuf.rom(buf, off, k)
     return pbuf.copy_from(buf, pool.H_APP, off, k)
 

@@ -147,6 +147,7 @@ class Pcb:
         self.rcv_ann_w = 0          # the window value last announced
         self.ooseq = []             # [start, end, pbuf, arrival], offsets from RCV.NXT, sorted
         self.ooseq_n = 0            # arrival stamp of the newest out-of-order segment
+        self.ooseq_at = _NO_TIMER   # what is held out of order goes then (the peer fell silent)
         # blocks of received data the application still holds: each costs a
         # whole block however few bytes it carries, so they bound the window
         self.rx_blocks = 0
@@ -1183,6 +1184,8 @@ class Tcp:
         if pcb._ka:
             pcb.ka_at = ticks_add(self.st.now, config.TCP_KEEPIDLE_MS)
             pcb.ka_probes = 0
+        if pcb.ooseq:
+            self._ooseq_timer(pcb)          # the peer is still there
         if fl & RST:
             ctr["tcp_rst_rx"] += 1
             pbuf.free(p)
@@ -1405,6 +1408,23 @@ class Tcp:
         pcb.ooseq_n = pcb.ooseq_n + 1 if q else 1
         q.insert(i, [s, e, d, pcb.ooseq_n])
         self.ctr["tcp_ooseq"] += 1
+        self._ooseq_timer(pcb)
+
+    def _ooseq_timer(self, pcb):
+        """Out-of-order data is kept TCP_OOSEQ_TIMEOUT_RTOS RTOs after the
+        peer's last acceptable segment (as lwIP's TCP_OOSEQ_TIMEOUT): a peer
+        that went away leaves no blocks held for good (a few such
+        connections would hold TCP's whole block quota)."""
+        pcb.ooseq_at = ticks_add(self.st.now, config.TCP_OOSEQ_TIMEOUT_RTOS * pcb.rto)
+
+    def _ooseq_expire(self, pcb):
+        """Free what the out-of-order queue holds (RFC 2018 allows reneging
+        on SACKed data: the peer sends it again)."""
+        for f in pcb.ooseq:
+            pbuf.free(f[2])
+            self.ctr["tcp_ooseq_expired"] += 1
+        pcb.ooseq = []
+        pcb.ooseq_at = _NO_TIMER
 
     def _ack_now(self, pcb):
         self.send_ack(pcb)
@@ -1695,6 +1715,8 @@ class Tcp:
                 self._probe(pcb, now)
             if pcb.ack_at != _NO_TIMER and ticks_diff(now, pcb.ack_at) >= 0:
                 self.send_ack(pcb)
+            if pcb.ooseq and ticks_diff(now, pcb.ooseq_at) >= 0:
+                self._ooseq_expire(pcb)
             if pcb._ka:
                 self._keepalive(pcb, now)
             if pcb.blocked:

@@ -8,6 +8,8 @@
 #                               (`make test` builds both widths and the firmware)
 #   tools/deps.sh firmware      the Cortex-M/ARM926 cross toolchain and QEMU: for
 #                               `make firmware` and the firmware tests
+#   tools/deps.sh fuzz          as test, plus requirements-fuzz.txt (atheris, coverage:
+#                               tools/fuzz_atheris.py; wheels for CPython 3.11, no compiler)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-build}
@@ -20,10 +22,10 @@ export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 debs="build-essential libffi-dev pkg-config iproute2 xz-utils debian-archive-keyring"
 # gcc-multilib: -m32 headers and libc for the 32-bit build (MICROPY_FORCE_32BIT;
 # that build has no ffi, so no i386 libffi is needed).
-if [ "$what" = test ] || [ "$bits" = 32 ]; then
+if [ "$what" = test ] || [ "$what" = fuzz ] || [ "$bits" = 32 ]; then
     debs="$debs gcc-multilib"
 fi
-if [ "$what" = test ]; then
+if [ "$what" = test ] || [ "$what" = fuzz ]; then
     # ip netns / unshare, ping and (iputils) arping for the black-box suite;
     # netcat-openbsd: the README's `nc -u` example
     debs="$debs util-linux iputils-ping iputils-arping procps netcat-openbsd"
@@ -49,12 +51,12 @@ if [ -n "$missing" ]; then
     apt-get install -y -qq --no-install-recommends $missing </dev/null >/dev/null
 fi
 
-if [ "$what" = test ]; then
-    # pip only when a pinned requirement is not met as pinned
-    if ! python3 - <<'PY'
+# pip only when a pinned requirement of file $1 is not met as pinned
+pip_pinned() {
+    if ! python3 - "$1" <<'PY'
 import sys
 from importlib import metadata
-for line in open("requirements-test.txt"):
+for line in open(sys.argv[1]):
     line = line.split("#")[0].strip()
     if not line:
         continue
@@ -66,7 +68,15 @@ for line in open("requirements-test.txt"):
         sys.exit(1)
 PY
     then
-        echo "deps: pip install -r requirements-test.txt"
-        python3 -m pip install -q --root-user-action=ignore -r requirements-test.txt </dev/null
+        echo "deps: pip install -r $1"
+        python3 -m pip install -q --root-user-action=ignore -r "$1" </dev/null
     fi
+}
+
+if [ "$what" = test ] || [ "$what" = fuzz ]; then
+    pip_pinned requirements-test.txt
+fi
+# `tools/deps.sh fuzz`: also atheris and coverage (tools/fuzz_atheris.py)
+if [ "$what" = fuzz ]; then
+    pip_pinned requirements-fuzz.txt
 fi

@@ -270,6 +270,20 @@ static mp_obj_t zc_py_is_hdr(mp_obj_t idx) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(zc_py_is_hdr_obj, zc_py_is_hdr);
 
+// Storage nobody can change: bytes, or a read-only memoryview (whose base is
+// bytes: MicroPython has no other read-only buffer). What a ROM pbuf may hold.
+static mp_obj_t zc_py_readonly(mp_obj_t o) {
+    if (mp_obj_is_type(o, &mp_type_bytes)) {
+        return mp_const_true;
+    }
+    if (mp_obj_is_type(o, &mp_type_memoryview)) {
+        mp_obj_array_t *a = MP_OBJ_TO_PTR(o);
+        return mp_obj_new_bool(!(a->typecode & MP_OBJ_ARRAY_TYPECODE_FLAG_RW));
+    }
+    return mp_const_false;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(zc_py_readonly_obj, zc_py_readonly);
+
 static mp_obj_t zc_py_ref(mp_obj_t idx) {
     int i = zc_arg_idx(idx);
     bool was_free = !zc_live(i);
@@ -447,6 +461,7 @@ static const mp_rom_map_elem_t zcpool_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_alloc), MP_ROM_PTR(&zc_py_alloc_obj) },
     { MP_ROM_QSTR(MP_QSTR_alloc_hdr), MP_ROM_PTR(&zc_py_alloc_hdr_obj) },
     { MP_ROM_QSTR(MP_QSTR_is_hdr), MP_ROM_PTR(&zc_py_is_hdr_obj) },
+    { MP_ROM_QSTR(MP_QSTR_readonly), MP_ROM_PTR(&zc_py_readonly_obj) },
     { MP_ROM_QSTR(MP_QSTR_ref), MP_ROM_PTR(&zc_py_ref_obj) },
     { MP_ROM_QSTR(MP_QSTR_free), MP_ROM_PTR(&zc_py_free_obj) },
     { MP_ROM_QSTR(MP_QSTR_move), MP_ROM_PTR(&zc_py_move_obj) },

@@ -557,6 +557,18 @@ def test_writable_or_clone_of_rom():
 
 # ---- what may be referenced -----------------------------------------------------------
 
+def test_rom_takes_a_read_only_view_of_bytes():
+    # memoryview(bytes) cannot change either: referenced like the bytes
+    data = b"0123456789"
+    mv = memoryview(data)[3:]
+    p = pbuf.rom(mv, 1, 4)
+    assert p.kind == pbuf.ROM and p.buf is mv and p.len == 4
+    assert pool.readonly(mv) and pool.readonly(data)
+    assert not pool.readonly(bytearray(2)) and not pool.readonly(memoryview(bytearray(2)))
+    pbuf.free(p)
+    _baseline()
+
+
 def test_rom_refuses_a_mutable_buffer():
     # a bytearray could be written or resized under a TX ring: not ROM
     for obj in (bytearray(8), memoryview(bytearray(8))):

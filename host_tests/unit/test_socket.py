@@ -124,6 +124,16 @@ def test_tcp_both_ways_and_counted_copies():
             got.extend(s.recv(3000))            # copying receive: counted
         assert bytes(got) == data
         assert pb.copied() - k0 == len(data)
+        # a read-only view of bytes (asyncio's drain writes memoryview(out)[off:])
+        # is as immutable as the bytes: by reference too
+        k0 = pb.copied()
+        c.sendall(memoryview(data)[1000:])
+        assert pb.copied() == k0
+        n = 1000
+        while n < len(data):
+            d = s.recv(3000)
+            assert d and d == data[n:n + len(d)]
+            n += len(d)
         # a bytearray is copied into blocks (counted), read back with readinto
         ba = bytearray(b"xyz" * 1000)
         k0 = pb.copied()

@@ -1,0 +1,1 @@
+"""tools/fuzz: the campaign runner (main), generators (gen), stateful TCP (tcpfuzz), the wire (wire), targets (target)."""
