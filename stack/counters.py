@@ -93,6 +93,7 @@ SCHEMA = (
     ("tcp_not_unicast", "drop: TCP to a broadcast or multicast address"),
     ("tcp_no_pcb", "segments for no connection or listener (answered with RST unless a RST)"),
     ("tcp_rst_rx", "resets received that were in the window"),
+    ("tcp_timewait_rst_ignored", "resets received in TIME_WAIT, ignored (RFC 1337): the 2 MSL run out"),
     ("tcp_rst_tx", "resets sent"),
     ("tcp_backlog_full", "drop: SYN to a listener whose SYN queue is full (SYN flood bound)"),
     ("tcp_no_pcb_room", "drop: SYN while the connection table is full of live connections"),

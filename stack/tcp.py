@@ -1187,12 +1187,17 @@ class Tcp:
         if pcb.ooseq:
             self._ooseq_timer(pcb)          # the peer is still there
         if fl & RST:
-            ctr["tcp_rst_rx"] += 1
             pbuf.free(p)
+            if state == TIME_WAIT:
+                # RFC 1337 (as lwIP): a reset does not cut TIME_WAIT short
+                # (TIME-WAIT assassination); the 2 MSL run out as they would
+                ctr["tcp_timewait_rst_ignored"] += 1
+                return
+            ctr["tcp_rst_rx"] += 1
             if rel == 0:
                 if state == SYN_RCVD:
                     self._free(pcb)         # back to the listener's care: forget it
-                elif state in (CLOSING, LAST_ACK, TIME_WAIT):
+                elif state in (CLOSING, LAST_ACK):
                     self._free(pcb)
                 else:
                     self._gone(pcb, ECONNRESET)

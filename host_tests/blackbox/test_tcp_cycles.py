@@ -106,9 +106,13 @@ def test_sequential_cycles_stack_client(linux_server, stack):
     c = end["counters"]
     assert c["tcp_active_open"] == N and c["tcp_connected"] == N, c
     # the stack closed first: every connection went through TIME_WAIT, and
-    # left it either at 2 MSL or recycled for a new one (the table is full)
-    assert c["tcp_timewait_expired"] + c["tcp_timewait_recycled"] == N, c
-    assert c["tcp_rst_tx"] == 0 and c["tcp_rst_rx"] == 0, c
+    # left it either at 2 MSL or recycled for a new one (the table is full).
+    # A reset into TIME_WAIT is ignored (RFC 1337; tcp_timewait_rst_ignored):
+    # Linux sends one when its tail-loss probe (the FIN again, 4-8 ms after
+    # the first) crossed our ACK, whose duplicate then finds its socket gone
+    tcp = {k: v for k, v in c.items() if k.startswith("tcp_") and v}
+    assert c["tcp_timewait_expired"] + c["tcp_timewait_recycled"] == N, tcp
+    assert c["tcp_rst_tx"] == 0 and c["tcp_rst_rx"] == 0, tcp
     assert end["copied"] == 0, end["copied"]
 
 

@@ -367,6 +367,27 @@ def test_active_close_fin_wait_and_time_wait_exactly_2msl():
 """, TCP_MSL_MS=1000, TCP_DELACK_MS=40)
 
 
+def test_time_wait_ignores_a_reset():
+    # RFC 1337 (as lwIP): a RST does not end TIME_WAIT. Seen with Linux as the
+    # peer: its tail-loss probe resends the FIN a few ms after it, our ACK of the
+    # first FIN closes its socket, our ACK of the probe earns a RST there.
+    run(OPEN + """
+0.100 app close
+0.100 > F. 1:1(0) ack 1
+0.110 < F. 1:1(0) ack 2 win 65535
+0.110 > . 2:2(0) ack 2
+0.110 app state TIME_WAIT
+0.200 < F. 1:1(0) ack 2 win 65535      // the peer's probe: the FIN again
+0.200 > . 2:2(0) ack 2
+0.201 < R 2:2(0) win 0                 // at RCV.NXT: would have closed it
+0.201 app state TIME_WAIT
+2.199 app pcbs 1
+2.200 app pcbs 0
+2.200 app tcp_counters tcp_out_of_window=1 tcp_timewait_rst_ignored=1 tcp_timewait_expired=1
+2.200 app baseline
+""", TCP_MSL_MS=1000)
+
+
 def test_passive_close_close_wait_last_ack():
     run(OPEN + """
 0.100 < F. 1:1(0) ack 1 win 65535
