@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from tcp_peer import ACK, FIN, PSH, RST, SYN, URG, Peer, mss_opt, sadd, tcp_segment
+from tcp_peer import ACK, FIN, PSH, SYN, URG, Peer, mss_opt, sadd
 from tcp_util import DISCARD_PORT, ECHO_PORT, assert_quiet_then_empty, connect, tcp_states
 
 pytestmark = pytest.mark.blackbox

@@ -81,7 +81,7 @@ def pool_pbufs():
     try:
         pbuf.free(h)
         r["stale"] = "no error"
-    except ValueError as e:
+    except ValueError:
         r["stale"] = "ValueError"
     r["after_free"] = [pool.nfree(), pool.hnfree(), at_baseline()]
     # exhaustion: H_APP takes frame blocks until its quota or the RX reserve stops it

@@ -220,7 +220,6 @@ def test_misqueued_race_restarts_and_loses_nothing():
         st = d.stats()
         bs = d.bus_stats()
         assert bs["races"] > 1000, bs
-        restarts = st["rx_restarts"] + st["tx_restarts"]
         print("c6747 race: restarts rx %d tx %d, requeues rx %d tx %d, races %d" % (
             st["rx_restarts"], st["tx_restarts"], st["rx_requeues"], st["tx_requeues"], bs["races"]))
         assert st["rx_restarts"] > 0 and st["tx_restarts"] > 0, st

@@ -26,7 +26,6 @@ is always `FUZZ SUMMARY {json}`.
 import argparse
 import json
 import os
-import random
 import socket
 import struct
 import sys
