@@ -26,18 +26,11 @@
 
 #define C6747_MP_MAX_SEG (C6747_MAX_SEG)
 
-// A lent mutable buffer: its storage as tx() saw it (re-checked at the kick).
-typedef struct {
-    const void *ptr;
-    uint32_t len;
-    uint32_t heap;                 // memoryview: heap size of its base storage
-} lent_t;
-
 typedef struct {
     mp_obj_base_t base;
     c6747_emac_t core;
     mp_obj_t *objs;                // tx_n * MAX_SEG: kept reachable until reap
-    lent_t *lent;                  // tx_n * MAX_SEG (ptr NULL: nothing to check)
+    zcdma_lent_t *lent;            // tx_n * MAX_SEG: lent storage, re-checked at the kick
     uint16_t tx_n;
     uint8_t closed;
     char name[20];
@@ -122,13 +115,6 @@ static MP_DEFINE_CONST_FUN_OBJ_3(c6747_rx_poll_obj, c6747_rx_poll);
 
 // ---- TX -------------------------------------------------------------------------
 
-static uint32_t heap_bytes(mp_obj_t o) {
-    if (!mp_obj_is_type(o, &mp_type_memoryview)) {
-        return 0;
-    }
-    return gc_nbytes(((mp_obj_array_t *)MP_OBJ_TO_PTR(o))->items);
-}
-
 static void slot_clear(c6747_obj_t *self, unsigned s) {
     for (unsigned k = 0; k < C6747_MP_MAX_SEG; k++) {
         self->objs[s * C6747_MP_MAX_SEG + k] = MP_OBJ_NULL;
@@ -179,12 +165,8 @@ static mp_obj_t c6747_tx(size_t n_args, const mp_obj_t *args) {
         if (segs[k].copied) {
             // Lent mutable storage: copied now, but the frame goes only if
             // that storage is still where it was when the EMAC gets it.
-            mp_buffer_info_t bi;
-            mp_get_buffer_raise(g[3 * k], &bi, MP_BUFFER_READ);
             self->objs[i] = g[3 * k];
-            self->lent[i].ptr = bi.buf;
-            self->lent[i].len = (uint32_t)bi.len;
-            self->lent[i].heap = heap_bytes(g[3 * k]);
+            zcdma_mp_lent_record(g[3 * k], &self->lent[i]);
         }
     }
     settle(self);
@@ -196,13 +178,7 @@ static int storage_stable(void *ctx, int slot) {
     c6747_obj_t *self = ctx;
     for (unsigned k = 0; k < C6747_MP_MAX_SEG; k++) {
         unsigned i = (unsigned)slot * C6747_MP_MAX_SEG + k;
-        const lent_t *l = &self->lent[i];
-        if (l->ptr == NULL) {
-            continue;
-        }
-        mp_buffer_info_t bi;
-        if (!mp_get_buffer(self->objs[i], &bi, MP_BUFFER_READ) || bi.buf != l->ptr || bi.len != l->len
-            || heap_bytes(self->objs[i]) != l->heap) {
+        if (zcdma_mp_lent_moved(self->objs[i], &self->lent[i])) {
             return 0;
         }
     }
@@ -537,7 +513,7 @@ static mp_obj_t c6747_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
     self->closed = 1;
     self->tx_n = (uint16_t)txn;
     self->objs = m_new0(mp_obj_t, (size_t)txn * C6747_MP_MAX_SEG);
-    self->lent = m_new0(lent_t, (size_t)txn * C6747_MP_MAX_SEG);
+    self->lent = m_new0(zcdma_lent_t, (size_t)txn * C6747_MP_MAX_SEG);
     zcpool_init();
     zcdma_addr_t base = C6747_CPPI_RAM_BASE;
     #if ZCDMA_HOST

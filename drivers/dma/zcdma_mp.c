@@ -204,6 +204,30 @@ int zcdma_mp_gather(mp_obj_t gather_in, mp_int_t n, size_t max_seg, size_t min_l
     return 0;
 }
 
+static uint32_t heap_bytes(mp_obj_t o) {
+    if (!mp_obj_is_type(o, &mp_type_memoryview)) {
+        return 0;
+    }
+    return gc_nbytes(((mp_obj_array_t *)MP_OBJ_TO_PTR(o))->items);
+}
+
+void zcdma_mp_lent_record(mp_obj_t o, zcdma_lent_t *l) {
+    mp_buffer_info_t bi;
+    mp_get_buffer_raise(o, &bi, MP_BUFFER_READ);
+    l->ptr = bi.buf;
+    l->len = (uint32_t)bi.len;
+    l->heap = heap_bytes(o);
+}
+
+bool zcdma_mp_lent_moved(mp_obj_t o, const zcdma_lent_t *l) {
+    if (l->ptr == NULL) {
+        return false;
+    }
+    mp_buffer_info_t bi;
+    return !mp_get_buffer(o, &bi, MP_BUFFER_READ) || bi.buf != l->ptr || bi.len != l->len
+           || heap_bytes(o) != l->heap;
+}
+
 void zcdma_mp_release(zcdma_seg_t *segs, size_t n, mp_obj_t *objs) {
     for (size_t k = 0; k < n; k++) {
         if (segs[k].blk >= 0) {

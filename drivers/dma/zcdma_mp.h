@@ -41,6 +41,21 @@ void zcdma_mp_map_regions(void);
 // segment of len 0 that the driver skips (no descriptor points at it).
 int zcdma_mp_gather(mp_obj_t gather, mp_int_t n, size_t max_seg, size_t min_len, size_t max_len,
     zcdma_seg_t *segs, mp_obj_t *objs, uint32_t *copied);
+// A lent mutable buffer (a segment zcdma_mp_gather copied): its storage as
+// tx() saw it. The frame goes out of the copy, but only if that storage is
+// still where it was when the frame is handed to the DMA (else it completes
+// unsent, tx_ref_moved), as the driver contract asks of every MAC. A
+// memoryview points at its base's storage: the heap block's size (0 once
+// freed) shows a base resized under it. ptr NULL: nothing recorded.
+typedef struct {
+    const void *ptr;
+    uint32_t len;
+    uint32_t heap;
+} zcdma_lent_t;
+void zcdma_mp_lent_record(mp_obj_t o, zcdma_lent_t *l);
+// True when o's storage is no longer what l recorded (false when l is empty).
+bool zcdma_mp_lent_moved(mp_obj_t o, const zcdma_lent_t *l);
+
 // Drop the references a resolved frame holds.
 void zcdma_mp_release(zcdma_seg_t *segs, size_t n, mp_obj_t *objs);
 

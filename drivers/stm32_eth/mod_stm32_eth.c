@@ -60,9 +60,7 @@ typedef struct {
     // per TX slot and entry: the object kept reachable until reap, and for a
     // mutable buffer that was copied, its storage as tx() saw it
     mp_obj_t *tx_objs;
-    const void **chk_buf;
-    uint32_t *chk_len;
-    uint32_t *chk_heap;
+    zcdma_lent_t *lent;            // tx_n * MAX_SEG: lent storage, re-checked before the DMA
     uint32_t phy_calls;
     #if ZCDMA_HOST
     stm32m_t *model;
@@ -143,15 +141,6 @@ static MP_DEFINE_CONST_FUN_OBJ_3(eth_rx_poll_obj, eth_rx_poll_m);
 
 // ---- TX ---------------------------------------------------------------------------------
 
-// A memoryview points at its base's storage: the heap block's size (0 once
-// freed) shows that the base was resized under it (as zctap does).
-static uint32_t mview_heap_bytes(mp_obj_t o) {
-    if (!mp_obj_is_type(o, &mp_type_memoryview)) {
-        return 0;
-    }
-    return gc_nbytes(((mp_obj_array_t *)MP_OBJ_TO_PTR(o))->items);
-}
-
 static mp_obj_t eth_tx_m(size_t n_args, const mp_obj_t *args) {
     (void)n_args;
     eth_obj_t *self = eth_live(args[0]);
@@ -190,16 +179,12 @@ static mp_obj_t eth_tx_m(size_t n_args, const mp_obj_t *args) {
     size_t base = (size_t)s * ETH_MAX_SEG;
     for (mp_int_t k = 0; k < n; k++) {
         self->tx_objs[base + k] = objs[k];
-        self->chk_buf[base + k] = NULL;
+        self->lent[base + k].ptr = NULL;
         if (segs[k].copied) {
             // the bytes went out of a copy; a lender that moves or resizes its
             // buffer before the frame is handed to the DMA still has it not sent
-            mp_buffer_info_t bi;
-            mp_get_buffer_raise(g[3 * k], &bi, MP_BUFFER_READ);
             self->tx_objs[base + k] = g[3 * k];
-            self->chk_buf[base + k] = bi.buf;
-            self->chk_len[base + k] = bi.len;
-            self->chk_heap[base + k] = mview_heap_bytes(g[3 * k]);
+            zcdma_mp_lent_record(g[3 * k], &self->lent[base + k]);
         }
     }
     return MP_OBJ_NEW_SMALL_INT(0);
@@ -215,13 +200,7 @@ static void eth_tx_check_moved(eth_obj_t *self) {
         eth_txf_t *f = &e->txf[s];
         size_t base = (size_t)s * ETH_MAX_SEG;
         for (unsigned k = 0; k < f->nseg && f->state == ETH_TXF_QUEUED; k++) {
-            if (self->chk_buf[base + k] == NULL) {
-                continue;
-            }
-            mp_buffer_info_t bi;
-            mp_obj_t o = self->tx_objs[base + k];
-            if (!mp_get_buffer(o, &bi, MP_BUFFER_READ) || bi.buf != self->chk_buf[base + k]
-                || bi.len != self->chk_len[base + k] || mview_heap_bytes(o) != self->chk_heap[base + k]) {
+            if (zcdma_mp_lent_moved(self->tx_objs[base + k], &self->lent[base + k])) {
                 f->state = ETH_TXF_CANCELLED;
             }
         }
@@ -249,7 +228,7 @@ static mp_obj_t eth_tx_reap_m(mp_obj_t self_in, mp_obj_t out_in) {
         out[m++] = cookie;
         for (unsigned k = 0; k < ETH_MAX_SEG; k++) {
             self->tx_objs[(size_t)s * ETH_MAX_SEG + k] = MP_OBJ_NULL;
-            self->chk_buf[(size_t)s * ETH_MAX_SEG + k] = NULL;
+            self->lent[(size_t)s * ETH_MAX_SEG + k].ptr = NULL;
         }
     }
     if (e->tx_posted == 0) {
@@ -431,9 +410,7 @@ static mp_obj_t eth_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_
     self->e.rx_blk = m_new(int16_t, rxn);
     self->e.txf = m_new0(eth_txf_t, txn);
     self->tx_objs = m_new0(mp_obj_t, (size_t)txn * ETH_MAX_SEG);
-    self->chk_buf = m_new0(const void *, (size_t)txn * ETH_MAX_SEG);
-    self->chk_len = m_new0(uint32_t, (size_t)txn * ETH_MAX_SEG);
-    self->chk_heap = m_new0(uint32_t, (size_t)txn * ETH_MAX_SEG);
+    self->lent = m_new0(zcdma_lent_t, (size_t)txn * ETH_MAX_SEG);
     eth_dev_t *e = &self->e;
     e->rx_n = (uint16_t)rxn;
     e->tx_n = (uint16_t)txn;
