@@ -243,3 +243,24 @@ class EchoServer(threading.Thread):
         self._halt.set()
         self.join(5)
         self.lsock.close()
+
+
+def echo_sha256(stack, n, deadline_s):
+    """n bytes through the stack's TCP echo service while the echo is read
+    back (both ways at once): all of it returned, sha256 identical. Returns
+    the seconds it took."""
+    s = connect(stack, ECHO_PORT)
+    try:
+        tx = Sender(s, n)
+        t0 = time.monotonic()
+        tx.start()
+        digest, got = recv_all(s, n + 1, t0 + deadline_s)
+        took = time.monotonic() - t0
+        tx.join(IO_TIMEOUT_S)
+        assert not tx.is_alive(), "sender still running"
+        assert tx.error is None, "send failed after %d bytes: %r" % (tx.sent, tx.error)
+    finally:
+        s.close()
+    assert got == n, "echo returned %d of %d bytes" % (got, n)
+    assert digest == tx.digest, "echo differs from what was sent (sha256)"
+    return took

@@ -10,11 +10,10 @@ drivers/c6747_emac, the model's wire on the TAP), on both widths:
 The pool back at baseline and a clean exit are the `stack` fixture's checks.
 """
 import re
-import time
 
 import pytest
 
-from tcp_util import ECHO_PORT, IO_TIMEOUT_S, MIB, Sender, assert_quiet_then_empty, connect, figure, recv_all
+from tcp_util import echo_sha256, MIB, assert_quiet_then_empty, figure
 
 pytestmark = [pytest.mark.blackbox, pytest.mark.netifs("c6747sim")]
 
@@ -39,18 +38,7 @@ def clean_driver(dd):
 def test_c6747sim_tcp_echo_8mib_sha256(stack):
     assert stack.ready.get("netif") == "c6747sim"
     before = stack.counters()
-    s = connect(stack, ECHO_PORT)
-    try:
-        tx = Sender(s, N)
-        t0 = time.monotonic()
-        tx.start()
-        digest, got = recv_all(s, N + 1, t0 + 120)
-        took = time.monotonic() - t0
-        tx.join(IO_TIMEOUT_S)
-        assert not tx.is_alive() and tx.error is None, tx.error
-    finally:
-        s.close()
-    assert got == N and digest == tx.digest, "echo differs (%d of %d bytes)" % (got, N)
+    took = echo_sha256(stack, N, 120)
     snap, _ = assert_quiet_then_empty(stack, MSL_MS)
     d = stack.delta(before, snap)
     assert d.get("tcp_rx_bytes") == N and d["copied"] == 0, d

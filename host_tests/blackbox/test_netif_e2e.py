@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from tcp_util import (ECHO_PORT, IO_TIMEOUT_S, MIB, Sender, assert_quiet_then_empty, connect,
-                      figure, recv_all)
+from tcp_util import MIB, assert_quiet_then_empty, echo_sha256, figure
 import zcrun
 
 pytestmark = [pytest.mark.blackbox, pytest.mark.netifs("stm32sim")]
@@ -47,20 +46,7 @@ def _driver_clean(before, after, what):
 @pytest.mark.stack_config(TCP_MSL_MS=MSL_MS)
 def test_e2e_tcp_echo_8mib_and_200_pings(stack):
     before = stack.counters()
-    s = connect(stack, ECHO_PORT)
-    try:
-        tx = Sender(s, N)
-        t0 = time.monotonic()
-        tx.start()
-        digest, got = recv_all(s, N + 1, t0 + 120)
-        took = time.monotonic() - t0
-        tx.join(IO_TIMEOUT_S)
-        assert not tx.is_alive(), "sender still running"
-        assert tx.error is None, "send failed after %d bytes: %r" % (tx.sent, tx.error)
-    finally:
-        s.close()
-    assert got == N, "echo returned %d of %d bytes" % (got, N)
-    assert digest == tx.digest, "echo differs from what was sent (sha256)"
+    took = echo_sha256(stack, N, 120)
     snap, _ = assert_quiet_then_empty(stack, MSL_MS)
     d = stack.delta(before, snap)
     assert d.get("tcp_rx_bytes") == N, d

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from tcp_util import (DISCARD_PORT, ECHO_PORT, MIB, SOAK, SOURCE_PORT, IO_TIMEOUT_S, fin_then_drain,
+from tcp_util import (echo_sha256, DISCARD_PORT, ECHO_PORT, MIB, SOAK, SOURCE_PORT, fin_then_drain,
                       PatternCheck, Sender, assert_quiet_then_empty, connect, expect_eof,
                       figure, recv_all, source_pattern)
 
@@ -40,20 +40,7 @@ def _width(stack):
 @settings
 def test_tcp_echo_both_directions_sha256(stack):
     before = stack.counters()
-    s = connect(stack, ECHO_PORT)
-    try:
-        tx = Sender(s, N)
-        t0 = time.monotonic()
-        tx.start()
-        digest, got = recv_all(s, N + 1, t0 + DEADLINE_S)
-        took = time.monotonic() - t0
-        tx.join(IO_TIMEOUT_S)
-        assert not tx.is_alive(), "sender still running"
-        assert tx.error is None, "send failed after %d bytes: %r" % (tx.sent, tx.error)
-    finally:
-        s.close()
-    assert got == N, "echo returned %d of %d bytes" % (got, N)
-    assert digest == tx.digest, "echo differs from what was sent (sha256)"
+    took = echo_sha256(stack, N, DEADLINE_S)
     figure("tcp_echo", width=_width(stack), mib_each_way=N // MIB, seconds=round(took, 3),
            mb_s_each_way=round(N / took / 1e6, 2))
     # (Linux closed first: once only TIME_WAIT is left, the stack's LAST_ACK is done)
